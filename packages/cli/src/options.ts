@@ -1,0 +1,154 @@
+/**
+ * One option table per tool drives parsing, help text and completion.
+ *
+ * Parsing follows getopt_long with a leading '+' (as util-linux does): short
+ * options bundle (-fp), a required argument may be attached or the next word,
+ * an optional argument only attached (-n/path, --net=path), long options may
+ * be abbreviated to a unique prefix, and options stop at the first non-option
+ * or at '--'. The tokenizer normalizes argv to --name=value words that
+ * yargs-parser then turns into an object with the table's types.
+ */
+import yargsParser from 'yargs-parser';
+
+export type ArgKind = 'none' | 'required' | 'optional';
+
+export interface OptionSpec {
+  /** long name, without dashes */
+  name: string;
+  short?: string;
+  arg: ArgKind;
+  /** the placeholder shown in help, e.g. '<file>' */
+  argName?: string;
+  /** collect every occurrence instead of keeping the last */
+  repeat?: boolean;
+  /** help text, one or more lines; omitted options are hidden from help */
+  desc?: string | string[];
+  /** help paragraph the option belongs to */
+  group?: number;
+  /** left column of help when the usual '-s, --name <arg>' is not what util-linux shows */
+  label?: string;
+}
+
+export class UsageError extends Error {}
+
+export type OptionValue = boolean | string | string[] | undefined;
+export interface ParsedArgs {
+  options: Record<string, OptionValue>;
+  /** the options in the order given, for "last one wins" between different options */
+  order: string[];
+  /** the program and its arguments (everything after the options) */
+  rest: string[];
+}
+
+function findLong(specs: OptionSpec[], word: string): OptionSpec {
+  const exact = specs.find((s) => s.name === word);
+  if (exact) return exact;
+  const matches = specs.filter((s) => s.name.startsWith(word));
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1)
+    throw new UsageError(
+      `option '--${word}' is ambiguous; possibilities:` + matches.map((s) => ` '--${s.name}'`).join(''),
+    );
+  throw new UsageError(`unrecognized option '--${word}'`);
+}
+
+/** Splits argv the way getopt_long("+...") does, into normalized words and the rest. */
+export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]; rest: string[] } {
+  const words: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const word = argv[i];
+    if (word === '--') {
+      i++;
+      break;
+    }
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
+      const spec = findLong(specs, name);
+      let value = eq < 0 ? undefined : word.slice(eq + 1);
+      if (spec.arg === 'none' && value !== undefined)
+        throw new UsageError(`option '--${spec.name}' doesn't allow an argument`);
+      if (spec.arg === 'required' && value === undefined) {
+        if (i + 1 >= argv.length) throw new UsageError(`option '--${spec.name}' requires an argument`);
+        value = argv[++i];
+      }
+      words.push(value === undefined ? `--${spec.name}` : `--${spec.name}=${value}`);
+      continue;
+    }
+    if (word.startsWith('-') && word.length > 1) {
+      for (let k = 1; k < word.length; k++) {
+        const letter = word[k];
+        const spec = specs.find((s) => s.short === letter);
+        if (!spec) throw new UsageError(`invalid option -- '${letter}'`);
+        const attached = word.slice(k + 1);
+        if (spec.arg === 'none') {
+          words.push(`--${spec.name}`);
+          continue;
+        }
+        if (attached) words.push(`--${spec.name}=${attached}`);
+        else if (spec.arg === 'optional') words.push(`--${spec.name}`);
+        else if (i + 1 < argv.length) words.push(`--${spec.name}=${argv[++i]}`);
+        else throw new UsageError(`option requires an argument -- '${letter}'`);
+        break;
+      }
+      continue;
+    }
+    break; // the first non-option: the program
+  }
+  return { words, rest: argv.slice(i) };
+}
+
+export function parseArgs(specs: OptionSpec[], argv: string[]): ParsedArgs {
+  const { words, rest } = tokenize(specs, argv);
+  const flags = specs.filter((s) => s.arg === 'none').map((s) => s.name);
+  const parsed = yargsParser(words, {
+    boolean: flags,
+    string: specs.filter((s) => s.arg !== 'none').map((s) => s.name),
+    array: specs.filter((s) => s.repeat).map((s) => s.name),
+    configuration: {
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'boolean-negation': false,
+      'duplicate-arguments-array': false,
+      'greedy-arrays': false,
+      'short-option-groups': false,
+    },
+  });
+  const options: Record<string, OptionValue> = {};
+  for (const s of specs) {
+    const v = parsed[s.name];
+    if (v === undefined || (s.arg === 'none' && v === false)) continue;
+    options[s.name] = v as OptionValue;
+  }
+  const order = words.map((w) => w.slice(2).split('=', 1)[0]);
+  return { options, order, rest };
+}
+
+/** Help text in util-linux's layout: usage, description, option paragraphs, footer. */
+export function formatHelp(
+  prog: string,
+  specs: OptionSpec[],
+  head: { usage: string; about: string },
+  width = 26,
+): string {
+  const lines = ['', 'Usage:', ` ${prog} ${head.usage}`, '', head.about, '', 'Options:'];
+  let group: number | undefined;
+  for (const s of specs) {
+    if (!s.desc) continue;
+    if (group !== undefined && s.group !== group) lines.push('');
+    group = s.group;
+    const arg = s.argName ? (s.arg === 'optional' ? `[=${s.argName}]` : ` ${s.argName}`) : '';
+    const label =
+      s.label ?? (s.short ? `-${s.short}, --${s.name}${arg}` : `--${s.name}${arg}`);
+    const [first, ...more] = Array.isArray(s.desc) ? s.desc : [s.desc];
+    const left = ` ${label}`;
+    if (left.length < width) lines.push(left.padEnd(width) + first);
+    else lines.push(left, ' '.repeat(width) + first);
+    for (const m of more) lines.push(' '.repeat(width) + m);
+  }
+  lines.push('', `For more details see the README of ${prog}.`, '');
+  return lines.join('\n');
+}

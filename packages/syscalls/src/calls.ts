@@ -1,0 +1,125 @@
+/**
+ * Direct system calls for the calling thread. Note that from Node's main
+ * thread unshare and setns affect that thread only (see DESIGN.md), and a
+ * new user namespace is refused: use spawn() or runHere() for those.
+ */
+import { NsError } from './errors.js';
+import { errno, getLibc } from './native.js';
+
+const SYS_pidfd_open = 434;
+const SYS_pidfd_getfd = 438;
+
+function check(rc: number, what: string, syscall: string, path?: string): number {
+  if (rc < 0) throw new NsError(what, errno(), syscall, path);
+  return rc;
+}
+
+export function unshare(flags: number): void {
+  check(getLibc().unshare(flags), 'unshare failed', 'unshare');
+}
+
+export function setns(fd: number, nstype = 0): void {
+  check(getLibc().setns(fd, nstype), 'setns failed', 'setns');
+}
+
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
+export const MNT_DETACH = 2;
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(
+    getLibc().mount(source, target, fstype, flags, data),
+    `mount ${source ?? 'none'} on ${target} failed`,
+    'mount',
+    target,
+  );
+}
+
+export function umount(target: string, flags = 0): void {
+  check(getLibc().umount2(target, flags), `umount ${target} failed`, 'umount2', target);
+}
+
+export function sethostname(name: string): void {
+  check(getLibc().sethostname(name, Buffer.byteLength(name)), 'sethostname failed', 'sethostname');
+}
+
+/** A pidfd for PID: a handle that keeps naming that process even if the PID is reused. */
+export function pidfdOpen(pid: number): number {
+  return check(
+    Number(getLibc().syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)),
+    `pidfd_open ${pid} failed`,
+    'pidfd_open',
+  );
+}
+
+/** A copy of descriptor `fd` of the process behind `pidfd`. */
+export function pidfdGetfd(pidfd: number, fd: number): number {
+  return check(
+    Number(getLibc().syscall(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'unsigned int', 0)),
+    `pidfd_getfd(${pidfd}, ${fd})`,
+    'pidfd_getfd',
+  );
+}
+
+export function kill(pid: number, signal: number): void {
+  check(getLibc().kill(pid, signal), `kill ${pid} failed`, 'kill');
+}
+
+/** Closes a descriptor; errors are ignored (there is nothing to do about them). */
+export function closeFd(fd: number): void {
+  getLibc().close(fd);
+}
+
+const NSIO = 0xb7;
+export const NS_GET_USERNS = (NSIO << 8) | 0x1;
+export const NS_GET_PARENT = (NSIO << 8) | 0x2;
+export const NS_GET_NSTYPE = (NSIO << 8) | 0x3;
+export const NS_GET_OWNER_UID = (NSIO << 8) | 0x4;
+export const SIOCGSKNS = 0x894c;
+
+/** ioctl without an argument, returning a number or a new descriptor; NsError on failure. */
+export function ioctl(fd: number, request: number, what = 'ioctl failed'): number {
+  return check(getLibc().ioctl(fd, request), what, 'ioctl');
+}
+
+/** NS_GET_USERNS: a descriptor for the user namespace that owns namespace fd. */
+export function nsGetUserns(fd: number): number {
+  return ioctl(fd, NS_GET_USERNS, 'NS_GET_USERNS failed');
+}
+
+/** NS_GET_PARENT: a descriptor for the parent of a pid or user namespace. */
+export function nsGetParent(fd: number): number {
+  return ioctl(fd, NS_GET_PARENT, 'NS_GET_PARENT failed');
+}
+
+/** NS_GET_NSTYPE: the CLONE_NEW* flag of namespace fd. */
+export function nsGetType(fd: number): number {
+  return ioctl(fd, NS_GET_NSTYPE, 'NS_GET_NSTYPE failed');
+}
+
+/** NS_GET_OWNER_UID: the uid that created user namespace fd. */
+export function nsGetOwnerUid(fd: number): number {
+  const out = new Uint32Array(1);
+  check(getLibc().ioctl(fd, NS_GET_OWNER_UID, 'uint32_t *', out), 'NS_GET_OWNER_UID failed', 'ioctl');
+  return out[0];
+}
+
+/** SIOCGSKNS: a descriptor for the network namespace of socket fd. */
+export function socketNetns(fd: number): number {
+  return ioctl(fd, SIOCGSKNS, 'SIOCGSKNS failed');
+}

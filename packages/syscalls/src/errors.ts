@@ -1,0 +1,50 @@
+import { constants } from 'node:os';
+import { getLibc } from './native.js';
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, num]) => [num, name]),
+);
+
+/** The errno's symbolic name, e.g. 'EPERM'. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/** The C library's text for an errno, e.g. 'Operation not permitted'. */
+export function strerror(errno: number): string {
+  return getLibc().strerror(errno) as string;
+}
+
+export function errnoOf(name: string): number {
+  return (constants.errno as Record<string, number>)[name] ?? 0;
+}
+
+/**
+ * A failed system call. `what` says what failed in util-linux's words (for
+ * example 'mount /proc failed'); the message is `what: strerror`.
+ */
+export class NsError extends Error {
+  readonly code: string;
+  readonly nsWhat: string;
+  constructor(
+    what: string,
+    readonly errno: number,
+    readonly syscall?: string,
+    readonly path?: string,
+  ) {
+    super(`${what}: ${strerror(errno)}`);
+    this.name = 'NsError';
+    this.nsWhat = what;
+    this.code = errnoName(errno);
+  }
+}
+
+/** The program could not be executed; util-linux exits 127 for ENOENT, else 126. */
+export class ExecError extends NsError {
+  readonly exitStatus: number;
+  constructor(program: string, errno: number) {
+    super(`failed to execute ${program}`, errno, 'execve', program);
+    this.name = 'ExecError';
+    this.exitStatus = errno === errnoOf('ENOENT') ? 127 : 126;
+  }
+}

@@ -1,0 +1,18 @@
+export * from './namespaces.js';
+export * from './calls.js';
+export { NsError, ExecError, errnoName, errnoOf, strerror } from './errors.js';
+export type { Step } from './steps.js';
+export {
+  becomeWaiter,
+  execPaths,
+  execStep,
+  keepFds,
+  runHere,
+  spawn,
+  waitChild,
+  type Child,
+  type ExitStatus,
+  type SpawnOptions,
+  type WaiterOptions,
+} from './spawn.js';
+export * from './proc.js';

@@ -1,0 +1,89 @@
+/**
+ * koffi bindings: libc for the calls Node's main thread may make itself, and
+ * libnsrun (native/nsrun.c) for what must happen in a single thread or
+ * between clone and exec. Loaded on first use.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+type Fn = (...args: unknown[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface Koffi {
+  load(path: string): { func(decl: string): Fn };
+  errno(): number;
+}
+
+export interface Libc {
+  unshare: Fn;
+  setns: Fn;
+  mount: Fn;
+  umount2: Fn;
+  sethostname: Fn;
+  ioctl: Fn;
+  syscall: Fn;
+  prctl: Fn;
+  kill: Fn;
+  strerror: Fn;
+  close: Fn;
+}
+
+export interface Nsrun {
+  here: Fn;
+  clone: Fn;
+  wait: Fn;
+}
+
+let koffi: Koffi | undefined;
+let libc: Libc | undefined;
+let nsrun: Nsrun | undefined;
+
+function loadKoffi(): Koffi {
+  return (koffi ??= createRequire(import.meta.url)('koffi') as Koffi);
+}
+
+export function errno(): number {
+  return loadKoffi().errno();
+}
+
+export function getLibc(): Libc {
+  if (libc) return libc;
+  const lib = loadKoffi().load('libc.so.6');
+  return (libc = {
+    unshare: lib.func('int unshare(int flags)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+    mount: lib.func(
+      'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
+    syscall: lib.func('long syscall(long number, ...)'),
+    prctl: lib.func('int prctl(int option, ...)'),
+    kill: lib.func('int kill(int pid, int sig)'),
+    strerror: lib.func('const char *strerror(int errnum)'),
+    close: lib.func('int close(int fd)'),
+  });
+}
+
+/** Where the native build put libnsrun.so and ns-waiter: beside this module once bundled. */
+export function nativeDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [here, join(here, '..', 'dist')];
+  const found = candidates.find((d) => existsSync(join(d, 'libnsrun.so')));
+  if (!found) throw new Error(`libnsrun.so not found in ${candidates.join(' or ')}: run npm run build`);
+  return found;
+}
+
+export function getNsrun(): Nsrun {
+  if (nsrun) return nsrun;
+  const lib = loadKoffi().load(join(nativeDir(), 'libnsrun.so'));
+  return (nsrun = {
+    here: lib.func('int nsrun_here(const int32_t *prog, int len, const void *strs, _Out_ int *err)'),
+    clone: lib.func(
+      'int nsrun_clone(const int32_t *prog, int len, const void *strs, uint32_t flags, int32_t *out, int32_t *err)',
+    ),
+    wait: lib.func('int nsrun_wait(int pid)'),
+  });
+}

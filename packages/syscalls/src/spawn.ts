@@ -1,0 +1,154 @@
+/**
+ * Running a program in namespaces: either in place (the steps run in the
+ * calling thread, then exec replaces this process) or in a cloned child that
+ * runs the steps and execs while this process goes on.
+ */
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExecError, NsError } from './errors.js';
+import { getNsrun, nativeDir } from './native.js';
+import { encode, type Program, type Step } from './steps.js';
+
+/** The candidate files execvp would try for `program`, given PATH. */
+export function execPaths(program: string, path = process.env.PATH): string[] {
+  if (program.includes('/')) return [program];
+  const dirs = (path ?? '/bin:/usr/bin').split(':');
+  return dirs.map((d) => (d === '' ? program : `${d}/${program}`));
+}
+
+/** Steps that hand the standard descriptors (and any others given) to the program. */
+export function keepFds(fds: number[] = [0, 1, 2]): Step[] {
+  return fds.map((fd) => ({ op: 'keep-fd', fd }));
+}
+
+/** The exec step for argv, searching PATH like execvp, with env (default: this process's). */
+export function execStep(argv: string[], env: NodeJS.ProcessEnv | string[] = process.env): Step {
+  const envList = Array.isArray(env)
+    ? env
+    : Object.entries(env)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${v}`);
+  return { op: 'exec', paths: execPaths(argv[0]), argv, env: envList };
+}
+
+function failure(program: Program, step: number, errno: number): NsError {
+  const s = program.origin[step];
+  if (!s) return new NsError('step runner failed', errno);
+  if (s.op === 'exec') return new ExecError(s.what ?? s.argv[0], errno);
+  return new NsError(s.what ?? `${s.op} failed`, errno, s.op);
+}
+
+/**
+ * Runs the steps in the calling thread; the last one execs, so on success this
+ * never returns. Only steps that a multithreaded process may take belong here
+ * (no new user namespace, no fork-relay).
+ */
+export function runHere(steps: Step[]): never {
+  const program = encode(steps);
+  const err = [0];
+  const step = getNsrun().here(program.words, program.words.length, program.strings, err) as number;
+  throw failure(program, step, err[0]);
+}
+
+export interface SpawnOptions {
+  /** CLONE_NEW* flags for the clone itself: the child starts in those namespaces */
+  cloneFlags?: number;
+  /**
+   * Called at each sync-parent step, while the child waits: the place to write
+   * its uid_map/gid_map or bind its namespaces. A throw ends the child and
+   * is rethrown by spawn.
+   */
+  onSync?: (child: Child, syncIndex: number) => void;
+}
+
+export interface Child {
+  pid: number;
+  /** a pidfd for the child (close-on-exec) */
+  pidfd: number;
+}
+
+function readRecord(fd: number): Int32Array | null {
+  const buf = Buffer.alloc(8);
+  let got = 0;
+  while (got < 8) {
+    const n = readSync(fd, buf, got, 8 - got, null);
+    if (n === 0) return null;
+    got += n;
+  }
+  return new Int32Array(buf.buffer, buf.byteOffset, 2);
+}
+
+/**
+ * Clones a child that runs the steps and execs. Returns once the exec
+ * happened; throws NsError (ExecError for the exec) if a step failed, after
+ * reaping the child.
+ */
+export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
+  const program = encode(steps);
+  const out = new Int32Array(3);
+  const err = new Int32Array(1);
+  const pid = getNsrun().clone(
+    program.words,
+    program.words.length,
+    program.strings,
+    options.cloneFlags ?? 0,
+    out,
+    err,
+  ) as number;
+  if (pid < 0) throw new NsError('clone failed', err[0], 'clone3');
+  const child: Child = { pid, pidfd: out[0] };
+  const [statusFd, syncFd] = [out[1], out[2]];
+  let syncs = 0;
+  try {
+    for (;;) {
+      const record = readRecord(statusFd);
+      if (!record) return child; // end of file: the exec happened
+      const [step, errno] = record;
+      if (errno !== 0) throw failure(program, step, errno);
+      options.onSync?.(child, syncs++);
+      writeSync(syncFd, Buffer.from([1]));
+    }
+  } catch (e) {
+    closeSync(syncFd); // a child still waiting sees end of file and exits
+    waitChild(pid);
+    closeSync(child.pidfd);
+    throw e;
+  } finally {
+    closeSync(statusFd);
+    try {
+      closeSync(syncFd);
+    } catch {
+      // already closed above
+    }
+  }
+}
+
+export type ExitStatus = { code: number; signal?: undefined } | { code?: undefined; signal: number };
+
+/** Blocks until the child ends; its exit code or the signal that killed it. */
+export function waitChild(pid: number): ExitStatus {
+  const status = getNsrun().wait(pid) as number;
+  if (status < 0) throw new NsError('waitpid failed', -status, 'waitpid');
+  const sig = status & 0x7f;
+  return sig === 0 ? { code: (status >> 8) & 0xff } : { signal: sig };
+}
+
+export interface WaiterOptions {
+  /** pass SIGINT and SIGTERM on to the child instead of ignoring them */
+  forwardSignals?: boolean;
+  /** stop when the child stops and continue it when continued (nsenter) */
+  followStops?: boolean;
+}
+
+/**
+ * Replaces this Node process with ns-waiter (same PID, so the child stays
+ * ours), which waits for the child and leaves with its status or dies by its
+ * signal. Costs about a megabyte instead of a Node runtime's forty.
+ */
+export function becomeWaiter(child: Child, options: WaiterOptions = {}): never {
+  const waiter = join(nativeDir(), 'ns-waiter');
+  const argv = [waiter, String(child.pid)];
+  if (options.forwardSignals) argv.push('forward');
+  if (options.followStops) argv.push('stop');
+  runHere([...keepFds(), { op: 'exec', what: 'ns-waiter', paths: [waiter], argv, env: [] }]);
+}

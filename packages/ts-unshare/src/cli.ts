@@ -1,0 +1,40 @@
+/**
+ * ts-unshare: run a program in new namespaces, as util-linux unshare does.
+ *
+ * main() reads the options into a Request, plan() turns it into steps for
+ * @ns/syscalls, and run() either execs in place (no child needed) or clones
+ * a child and hands the waiting to the native waiter.
+ */
+import {
+  formatHelp,
+  parseArgs,
+  printCompletion,
+  runMain,
+  writeOut,
+  type OptionSpec,
+} from '@ns/cli';
+import { OPTIONS } from './options.js';
+import { plan, readRequest } from './plan.js';
+import { run } from './run.js';
+
+const PROG = 'ts-unshare';
+const VERSION = '0.1.0';
+
+function help(specs: OptionSpec[]): string {
+  return formatHelp(PROG, specs, {
+    usage: '[options] [<program> [<argument>...]]',
+    about: 'Run a program with some namespaces unshared from the parent.',
+  });
+}
+
+function main(): void | Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
+    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  const args = parseArgs(OPTIONS, argv);
+  if (args.options.help) return writeOut(help(OPTIONS));
+  if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
+  run(plan(readRequest(args)));
+}
+
+runMain(PROG, main);

@@ -1,0 +1,2 @@
+import type { Options } from 'tsup';
+export function cliConfig(name: string): Options | Options[];
