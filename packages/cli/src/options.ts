@@ -112,14 +112,16 @@ export function parseArgs(specs: OptionSpec[], argv: string[]): ParsedArgs {
       'parse-numbers': false,
       'parse-positional-numbers': false,
       'boolean-negation': false,
-      'duplicate-arguments-array': false,
+      'duplicate-arguments-array': true,
       'greedy-arrays': false,
       'short-option-groups': false,
     },
   });
   const options: Record<string, OptionValue> = {};
   for (const s of specs) {
-    const v = parsed[s.name];
+    let v = parsed[s.name];
+    // Given more than once: the last one counts, unless the option collects.
+    if (Array.isArray(v) && !s.repeat) v = v[v.length - 1];
     if (v === undefined || (s.arg === 'none' && v === false)) continue;
     options[s.name] = v as OptionValue;
   }

@@ -1,0 +1,50 @@
+/** Shared helpers for the end-to-end tests: run built tools and util-linux side by side. */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The built executable of a tool, e.g. bin('ts-unshare'). */
+export function bin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string {
+  const file = join(ROOT, 'packages', tool, 'dist', `${tool}.js`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
+  return file;
+}
+
+export interface Result {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function run(command: string, args: string[], options: SpawnSyncOptions = {}): Result {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000, ...options });
+  if (r.error) throw r.error;
+  return { stdout: String(r.stdout), stderr: String(r.stderr), status: r.status, signal: r.signal };
+}
+
+/** The command line that runs argv as nobody (uid and gid 65534, no groups). */
+export function asNobody(argv: string[]): [string, string[]] {
+  return ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]];
+}
+
+/** Runs a shell command line through sh -c, with the tools' directories first in PATH. */
+export function sh(script: string, options: SpawnSyncOptions = {}): Result {
+  return run('sh', ['-c', script], {
+    ...options,
+    env: { ...process.env, PATH: `${toolPath()}:${process.env.PATH}`, ...options.env },
+  });
+}
+
+/** A PATH prefix under which ts-unshare, ts-nsenter and ts-nsls are found. */
+export function toolPath(): string {
+  return join(ROOT, 'node_modules', '.bin');
+}
+
+/** Replace a tool's name with util-linux's in its output, for side-by-side comparison. */
+export function asUtilLinux(text: string): string {
+  return text.replace(/\bts-(unshare|nsenter)\b/g, '$1').replace(/\bts-nsls\b/g, 'lsns');
+}
