@@ -8,7 +8,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The built executable of a tool, e.g. bin('ts-unshare'). */
 export function bin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string {
-  const file = join(ROOT, 'packages', tool, 'dist', `${tool}.js`);
+  const file = join(ROOT, 'packages', tool, 'dist', `${tool}.cjs`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   return file;
 }

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { getLibc } from './native.js';
+import type { Step } from './steps.js';
 
 const errnoNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, num]) => [num, name]),
@@ -26,6 +27,8 @@ export function errnoOf(name: string): number {
 export class NsError extends Error {
   readonly code: string;
   readonly nsWhat: string;
+  /** the step that failed, when a step program failed */
+  step?: Step;
   constructor(
     what: string,
     readonly errno: number,

@@ -34,8 +34,10 @@ export function execStep(argv: string[], env: NodeJS.ProcessEnv | string[] = pro
 function failure(program: Program, step: number, errno: number): NsError {
   const s = program.origin[step];
   if (!s) return new NsError('step runner failed', errno);
-  if (s.op === 'exec') return new ExecError(s.what ?? s.argv[0], errno);
-  return new NsError(s.what ?? `${s.op} failed`, errno, s.op);
+  const err =
+    s.op === 'exec' ? new ExecError(s.what ?? s.argv[0], errno) : new NsError(s.what ?? `${s.op} failed`, errno, s.op);
+  err.step = s;
+  return err;
 }
 
 /**

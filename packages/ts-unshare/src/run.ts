@@ -10,12 +10,12 @@ import {
   runHere,
   spawn,
   umount,
-  unshare,
   ExecError,
   type Child,
+  type Step,
 } from '@ns/syscalls';
 import { ToolError } from '@ns/cli';
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { mapText, type IdRange } from './idmap.js';
 import type { ParentWork, Plan } from './plan.js';
@@ -59,6 +59,8 @@ function unbindAll(targets: string[]): void {
 /** Range maps written by newuidmap/newgidmap, for an unprivileged caller. */
 function runIdmapHelper(helper: string, pid: number, ranges: IdRange[]): void {
   const args = [String(pid), ...ranges.flatMap((r) => [r.inner, r.outer, r.count].map(String))];
+  // child_process is loaded here only: the common path should not pay for it.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const result = spawnSync(helper, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error) {
     const errno = Math.abs((result.error as NodeJS.ErrnoException).errno ?? 2);
@@ -84,13 +86,25 @@ function writeMaps(child: Child, work: ParentWork): void {
 
 export function run(plan: Plan): void {
   if (!plan.child) {
-    // Everything here is allowed to Node's main thread; the exec keeps this thread's namespaces.
-    if (plan.unshareFlags) unshare(plan.unshareFlags);
-    const bound = bindAll('self', plan.parent.binds);
+    // Everything here is allowed to Node's main thread, and the exec keeps this
+    // thread's namespaces. The binds are steps too, so that a failing bind or
+    // exec can be answered by undoing the binds that came before it.
+    const binds: Step[] = plan.parent.binds.map((b) => ({
+      op: 'mount',
+      source: `/proc/${process.pid}/ns/${b.file}`,
+      target: b.target,
+      flags: MS_BIND,
+      what: `mount /proc/${process.pid}/ns/${b.file} on ${b.target} failed`,
+    }));
+    const unshareStep: Step[] = plan.unshareFlags
+      ? [{ op: 'unshare', flags: plan.unshareFlags, what: 'unshare failed' }]
+      : [];
+    const steps = [...unshareStep, ...binds, ...plan.steps];
     try {
-      runHere(plan.steps);
+      runHere(steps);
     } catch (e) {
-      unbindAll(bound);
+      const failed = steps.indexOf((e as NsError).step!);
+      unbindAll(binds.filter((b) => steps.indexOf(b) < failed).map((b) => (b as { target: string }).target));
       throw e;
     }
   }

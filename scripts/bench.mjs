@@ -1,0 +1,94 @@
+// npm run bench: each tool against its util-linux counterpart and against a
+// bare Node start-up (node -e 0), interleaved in one run, medians and ratios.
+// It reports; it never fails the build. ROUNDS=N changes the number of rounds.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tool = (name) => join(root, 'packages', name, 'dist', `${name}.cjs`);
+const rounds = Number(process.env.ROUNDS ?? 30);
+
+function timeOnce(argv) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status ?? r.signal}`);
+  return ms;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Runs every case once per round, in turn, so machine noise hits all of them alike. */
+export function compare(title, cases, n = rounds) {
+  const times = cases.map(() => []);
+  for (const c of cases) timeOnce(c.argv); // warm the page cache
+  for (let i = 0; i < n; i++) cases.forEach((c, k) => times[k].push(timeOnce(c.argv)));
+  const medians = times.map(median);
+  const base = (label) => medians[cases.findIndex((c) => c.label === label)];
+  console.log(`\n${title} (${n} interleaved rounds, median wall time)`);
+  console.log('| command | median ms | vs node -e 0 | vs util-linux |');
+  console.log('| --- | ---: | ---: | ---: |');
+  cases.forEach((c, k) => {
+    const vsNode = c.node ? (medians[k] / base(c.node)).toFixed(2) + 'x' : '';
+    const vsUl = c.util ? (medians[k] / base(c.util)).toFixed(2) + 'x' : '';
+    console.log(`| \`${c.label}\` | ${medians[k].toFixed(1)} | ${vsNode} | ${vsUl} |`);
+  });
+  return medians;
+}
+
+/** Resident memory of the process that waits for the command, ours and util-linux's. */
+async function waitingParentRss(argv) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 700));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  } finally {
+    // The command first (killing PID 1 of the new PID namespace empties it), then the waiter.
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+    for (const pid of kids.split(/\s+/).filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function main() {
+  const unshare = tool('ts-unshare');
+  compare('ts-unshare start-up', [
+    { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+    { label: 'unshare -u true', argv: ['/usr/bin/unshare', '-u', 'true'] },
+    { label: 'ts-unshare -u true', argv: [process.execPath, unshare, '-u', 'true'], node: 'node -e 0', util: 'unshare -u true' },
+    { label: 'unshare -fp --mount-proc true', argv: ['/usr/bin/unshare', '-fp', '--mount-proc', 'true'] },
+    {
+      label: 'ts-unshare -fp --mount-proc true',
+      argv: [process.execPath, unshare, '-fp', '--mount-proc', 'true'],
+      node: 'node -e 0',
+      util: 'unshare -fp --mount-proc true',
+    },
+    { label: 'unshare -r true', argv: ['/usr/bin/unshare', '-r', 'true'] },
+    { label: 'ts-unshare -r true', argv: [process.execPath, unshare, '-r', 'true'], node: 'node -e 0', util: 'unshare -r true' },
+  ]);
+
+  const ours = await waitingParentRss([process.execPath, unshare, '-fp', '--mount-proc', 'sleep', '30']);
+  const theirs = await waitingParentRss(['/usr/bin/unshare', '-fp', '--mount-proc', 'sleep', '30']);
+  console.log('\nWaiting parent of `-fp --mount-proc sleep 30`, VmRSS of the tool\'s PID');
+  console.log('| tool | VmRSS KiB |\n| --- | ---: |');
+  console.log(`| ts-unshare | ${ours} |\n| unshare | ${theirs} |`);
+
+  for (const extra of ['bench-nsenter.mjs', 'bench-nsls.mjs']) {
+    const script = join(root, 'scripts', extra);
+    if (existsSync(script)) spawnSync(process.execPath, [script], { stdio: 'inherit' });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(`bench: ${e.message}`);
+    process.exit(1);
+  });
+}
