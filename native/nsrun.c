@@ -57,6 +57,14 @@ enum {
   OP_CLOSE = 19,       /* fd */
   OP_DUP2 = 20,        /* fd, target fd */
   OP_CHROOT_DOT = 21,  /* -: chroot(".") after fchdir to the new root */
+  OP_IGNORE_SIGNAL = 40, /* signal: SIG_IGN, kept through the exec (closes the waiter's start-up window) */
+  /* nsenter's two passes: the first may fail quietly, the second retries only what failed. */
+  OP_SETNS_SOFT = 22,  /* fd, nstype, slot: on failure remember slot (0..31) and go on */
+  OP_SETNS_RETRY = 23, /* fd, nstype, slot: setns only if slot failed before */
+  OP_OPEN_WD = 24,     /* path: open a directory to fchdir to later (path "." keeps the cwd) */
+  OP_FCHDIR_WD = 25,   /* -: fchdir to the directory of the last open-wd */
+  OP_WRITE_FD = 26,    /* fd, text: write text to a descriptor opened beforehand */
+  OP_FORK_SIBLING = 27,/* -: fork a child of our parent, report its PID, and exit (clone only) */
 };
 
 struct nsrun_exec {
@@ -71,23 +79,28 @@ struct nsrun_ctx {
   struct nsrun_exec *execs; /* one per OP_EXEC, built before the clone */
   int sync_fd;              /* read end, child side */
   int status_fd;            /* write end, child side */
+  uint32_t failed;          /* slots of soft setns steps that failed */
+  int wd_fd;                /* the directory of the last open-wd */
+  sigset_t ignored;         /* signals an OP_IGNORE_SIGNAL keeps ignored through the exec */
 };
 
 static const char *str_at(const struct nsrun_ctx *c, int32_t off) {
   return off < 0 ? NULL : c->strs + off;
 }
 
-static void reset_signals(void) {
+static void reset_signals_except(const sigset_t *keep) {
   struct sigaction sa;
   sigset_t none;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   for (int s = 1; s < _NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP)
+    if (s != SIGKILL && s != SIGSTOP && !(keep && sigismember(keep, s)))
       sigaction(s, &sa, NULL);
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
+
+static void reset_signals(void) { reset_signals_except(NULL); }
 
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -282,13 +295,71 @@ static int run_steps(struct nsrun_ctx *c) {
       }
       break;
     }
+    case OP_IGNORE_SIGNAL:
+      signal(a[0], SIG_IGN);
+      sigaddset(&c->ignored, a[0]);
+      break;
     case OP_AMBIENT_CAPS:
       rc = ambient_caps();
       break;
+    case OP_SETNS_SOFT:
+      if (setns(a[0], a[1]) < 0)
+        c->failed |= 1u << (a[2] & 31);
+      break;
+    case OP_SETNS_RETRY:
+      if (c->failed & (1u << (a[2] & 31)))
+        rc = setns(a[0], a[1]);
+      break;
+    case OP_OPEN_WD:
+      c->wd_fd = open(str_at(c, a[0]), O_RDONLY | O_CLOEXEC);
+      rc = c->wd_fd < 0 ? -1 : 0;
+      break;
+    case OP_FCHDIR_WD:
+      rc = fchdir(c->wd_fd);
+      break;
+    case OP_WRITE_FD: {
+      const char *text = str_at(c, a[1]);
+      size_t n = strlen(text);
+      ssize_t w = write(a[0], text, n);
+      rc = w < 0 ? -1 : 0;
+      if (w >= 0 && (size_t)w != n) {
+        errno = EIO;
+        rc = -1;
+      }
+      break;
+    }
+    case OP_FORK_SIBLING: {
+      /*
+       * The new process becomes a child of our parent (CLONE_PARENT), so the
+       * parent waits for the program itself: no relay process stays behind.
+       * It is made after the setns steps, so it starts in the entered PID
+       * namespace. We report its PID as the record (-2, pid) and leave.
+       */
+      if (c->status_fd < 0) {
+        errno = EINVAL;
+        rc = -1;
+        break;
+      }
+      struct clone_args args;
+      memset(&args, 0, sizeof args);
+      args.flags = CLONE_PARENT;
+      pid_t pid = syscall(SYS_clone3, &args, sizeof args);
+      if (pid < 0) {
+        rc = -1;
+        break;
+      }
+      if (pid > 0) {
+        int32_t msg[2] = {-2, pid};
+        ssize_t ignored = write(c->status_fd, msg, sizeof msg);
+        (void)ignored;
+        _exit(0);
+      }
+      break;
+    }
     case OP_EXEC: {
       const int32_t nargs = a[0], nenv = a[1 + nargs];
       const int32_t *paths = a + 2 + nargs + nenv + 1;
-      reset_signals();
+      reset_signals_except(&c->ignored);
       exec_paths(c, &c->execs[nexec++], paths, a[2 + nargs + nenv]);
       return step;
     }
@@ -308,6 +379,7 @@ static int run_steps(struct nsrun_ctx *c) {
 /* Builds the argv/envp arrays of every OP_EXEC while malloc is still safe to call. */
 static int prepare(struct nsrun_ctx *c) {
   int nexec = 0;
+  sigemptyset(&c->ignored);
   if (c->len < 1 || c->prog[0] != NSRUN_VERSION) {
     errno = EPROTO;
     return -1;
@@ -357,7 +429,7 @@ static int count_execs(const struct nsrun_ctx *c) {
  * the failing step index, with its errno in *err.
  */
 int nsrun_here(const int32_t *prog, int len, const char *strs, int *err) {
-  struct nsrun_ctx c = {prog, len, strs, NULL, -1, -1};
+  struct nsrun_ctx c = {.prog = prog, .len = len, .strs = strs, .sync_fd = -1, .status_fd = -1, .wd_fd = -1};
   if (prepare(&c) < 0) {
     *err = errno;
     release(&c, count_execs(&c));
@@ -378,7 +450,7 @@ int nsrun_here(const int32_t *prog, int len, const char *strs, int *err) {
  */
 int nsrun_clone(const int32_t *prog, int len, const char *strs, uint32_t clone_flags, int *out,
                 int *err) {
-  struct nsrun_ctx c = {prog, len, strs, NULL, -1, -1};
+  struct nsrun_ctx c = {.prog = prog, .len = len, .strs = strs, .sync_fd = -1, .status_fd = -1, .wd_fd = -1};
   int status_pipe[2] = {-1, -1}, sync_pipe[2] = {-1, -1}, pidfd = -1;
   pid_t pid = -1;
   if (prepare(&c) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(sync_pipe, O_CLOEXEC) < 0)
@@ -459,7 +531,7 @@ int main(int argc, char **argv) {
     forward_signals |= strcmp(argv[i], "forward") == 0;
     follow_stops |= strcmp(argv[i], "stop") == 0;
   }
-  reset_signals();
+  /* Node left SIGINT and SIGTERM ignored across the exec: no window where they kill us. */
   if (forward_signals) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

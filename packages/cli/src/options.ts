@@ -17,6 +17,8 @@ export interface OptionSpec {
   name: string;
   short?: string;
   arg: ArgKind;
+  /** the argument of the short form, where it differs (unshare's -n takes none, --net=FILE one) */
+  shortArg?: ArgKind;
   /** the placeholder shown in help, e.g. '<file>' */
   argName?: string;
   /** collect every occurrence instead of keeping the last */
@@ -82,12 +84,13 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
         const spec = specs.find((s) => s.short === letter);
         if (!spec) throw new UsageError(`invalid option -- '${letter}'`);
         const attached = word.slice(k + 1);
-        if (spec.arg === 'none') {
+        const kind = spec.shortArg ?? spec.arg;
+        if (kind === 'none') {
           words.push(`--${spec.name}`);
           continue;
         }
         if (attached) words.push(`--${spec.name}=${attached}`);
-        else if (spec.arg === 'optional') words.push(`--${spec.name}`);
+        else if (kind === 'optional') words.push(`--${spec.name}`);
         else if (i + 1 < argv.length) words.push(`--${spec.name}=${argv[++i]}`);
         else throw new UsageError(`option requires an argument -- '${letter}'`);
         break;

@@ -152,5 +152,11 @@ export function becomeWaiter(child: Child, options: WaiterOptions = {}): never {
   const argv = [waiter, String(child.pid)];
   if (options.forwardSignals) argv.push('forward');
   if (options.followStops) argv.push('stop');
-  runHere([...keepFds(), { op: 'exec', what: 'ns-waiter', paths: [waiter], argv, env: [] }]);
+  // SIGINT and SIGTERM stay ignored through the exec, until the waiter blocks or forwards them.
+  runHere([
+    { op: 'ignore-signal', signal: 2 },
+    { op: 'ignore-signal', signal: 15 },
+    ...keepFds(),
+    { op: 'exec', what: 'ns-waiter', paths: [waiter], argv, env: [] },
+  ]);
 }

@@ -40,6 +40,23 @@ export type Step = { what?: string } & (
   /** fork; the parent waits and leaves with the child's status; the child goes on */
   | { op: 'fork-relay' }
   | { op: 'ambient-caps' }
+  /** SIG_IGN that the exec keeps (every other signal is reset to its default) */
+  | { op: 'ignore-signal'; signal: number }
+  /** setns that may fail: the failure is remembered under slot (0..31) for a later setns-retry */
+  | { op: 'setns-soft'; fd: number; nstype: number; slot: number }
+  /** setns only if the setns-soft of the same slot failed; this time a failure is fatal */
+  | { op: 'setns-retry'; fd: number; nstype: number; slot: number }
+  /** open a directory now (a relative path resolves against the cwd of this moment) for fchdir-wd */
+  | { op: 'open-wd'; path: string }
+  | { op: 'fchdir-wd' }
+  /** write text to a descriptor opened beforehand, e.g. a cgroup.procs file */
+  | { op: 'write-fd'; fd: number; text: string }
+  /**
+   * fork a process that is a child of the spawning process (CLONE_PARENT) and
+   * goes on with the next steps, while this one reports its PID and exits;
+   * spawn only (see spawnProgram)
+   */
+  | { op: 'fork-sibling' }
   /** try each path in turn like execvp; argv and env as given */
   | { op: 'exec'; paths: string[]; argv: string[]; env: string[] }
 );
@@ -67,6 +84,13 @@ const OPCODES = {
   close: 19,
   dup2: 20,
   'chroot-dot': 21,
+  'ignore-signal': 40,
+  'setns-soft': 22,
+  'setns-retry': 23,
+  'open-wd': 24,
+  'fchdir-wd': 25,
+  'write-fd': 26,
+  'fork-sibling': 27,
 } as const;
 
 export interface Program {
@@ -134,6 +158,9 @@ export function encode(steps: Step[]): Program {
       case 'dup2':
         emit(s, s.op, [s.fd, s.target]);
         break;
+      case 'ignore-signal':
+        emit(s, s.op, [s.signal]);
+        break;
       case 'setgroups':
         emit(s, s.op, [ignored(s.ignore)]);
         break;
@@ -149,7 +176,19 @@ export function encode(steps: Step[]): Program {
       case 'fork-relay':
       case 'ambient-caps':
       case 'chroot-dot':
+      case 'fchdir-wd':
+      case 'fork-sibling':
         emit(s, s.op, []);
+        break;
+      case 'setns-soft':
+      case 'setns-retry':
+        emit(s, s.op, [s.fd, s.nstype, s.slot]);
+        break;
+      case 'open-wd':
+        emit(s, s.op, [str(s.path)]);
+        break;
+      case 'write-fd':
+        emit(s, s.op, [s.fd, str(s.text)]);
         break;
       case 'exec':
         emit(s, s.op, [
@@ -163,5 +202,9 @@ export function encode(steps: Step[]): Program {
         break;
     }
   }
-  return { words: Int32Array.from(words), strings: Buffer.concat([...chunks, Buffer.alloc(1)]), origin };
+  return {
+    words: Int32Array.from(words),
+    strings: Buffer.concat([...chunks, Buffer.alloc(1)]),
+    origin,
+  };
 }

@@ -5,6 +5,7 @@ const ns = (short: string, name: string, desc: string): OptionSpec => ({
   name,
   short,
   arg: 'optional',
+  shortArg: 'none', // util-linux: -n takes no file, only --net=FILE does
   argName: '<file>',
   desc,
   group: 1,

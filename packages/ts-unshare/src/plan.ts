@@ -260,7 +260,7 @@ export function plan(r: Request): Plan {
       what: 'failed to write to /proc/self/timens_offsets',
     });
 
-  const parent: ParentWork = { binds: child ? binds : [] };
+  const parent: ParentWork = { binds };
   if (user) {
     const ranges = r.userRanges.length > 0 || r.groupRanges.length > 0;
     parent.uidMap = idMap(r.mapUser, process.geteuid!(), r.userRanges, 'uid', ranges || !!r.owner);
@@ -296,9 +296,9 @@ export function plan(r: Request): Plan {
   if (binfmtEarly) steps.push(...binfmtSteps('/proc/sys/fs/binfmt_misc'));
   if (r.root !== undefined) {
     steps.push({ op: 'chroot', path: r.root, what: `cannot change root directory to '${r.root}'` });
-    if (r.wd === undefined) steps.push({ op: 'chdir', path: '/', what: "cannot change directory to '/'" });
+    if (r.wd === undefined) steps.push({ op: 'chdir', path: '/', what: "cannot chdir to '/'" });
   }
-  if (r.wd !== undefined) steps.push({ op: 'chdir', path: r.wd, what: `cannot change directory to ${r.wd}` });
+  if (r.wd !== undefined) steps.push({ op: 'chdir', path: r.wd, what: `cannot chdir to '${r.wd}'` });
   if (r.mountProc !== undefined) {
     if (r.root === undefined && r.propagationGiven && r.propagation !== MS_REC + MS_PRIVATE)
       steps.push({

@@ -1,0 +1,395 @@
+/**
+ * ts-unshare against the real kernel, as root and as nobody, and side by side
+ * with util-linux unshare (/usr/bin/unshare, 2.38.1) wherever it supports the
+ * same scenario.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { asNobody, asUtilLinux, bin, run, type Result } from './helpers.js';
+
+const UNSHARE = '/usr/bin/unshare';
+const ours = (args: string[], opts = {}) => run(process.execPath, [bin('ts-unshare'), ...args], opts);
+const theirs = (args: string[], opts = {}) => run(UNSHARE, args, opts);
+const oursAsNobody = (args: string[]) => run(...asNobody([process.execPath, bin('ts-unshare'), ...args]));
+const theirsAsNobody = (args: string[]) => run(...asNobody([UNSHARE, ...args]));
+
+/** What a user sees, with our tool's name written as util-linux's. */
+const seen = (r: Result) => ({
+  stdout: r.stdout,
+  // getopt's messages start with argv[0] as typed: /usr/bin/unshare
+  stderr: asUtilLinux(r.stderr).replace(/^\/usr\/bin\/unshare:/gm, 'unshare:'),
+  status: r.status,
+  signal: r.signal,
+});
+
+function sameAsUtilLinux(args: string[], nobody = false): Result {
+  const a = nobody ? oursAsNobody(args) : ours(args);
+  const b = nobody ? theirsAsNobody(args) : theirs(args);
+  assert.deepEqual(seen(a), seen(b), `ts-unshare ${args.join(' ')}`);
+  return a;
+}
+
+const nsInode = (pid: number | 'self', file: string) => readlinkSync(`/proc/${pid}/ns/${file}`);
+
+function waitFor(cond: () => boolean, what: string, ms = 10_000): void {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
+/** Children of a process, from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+/** Starts ts-unshare in the background; killed with all its children when the test file ends. */
+const started: ChildProcess[] = [];
+function background(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [bin('ts-unshare'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  return child;
+}
+function killTree(pid: number): void {
+  for (const c of childrenOf(pid)) killTree(c);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+after(() => {
+  for (const c of started) if (c.pid) killTree(c.pid);
+});
+
+describe('the mission examples (issue: foundation)', () => {
+  test('-fp --mount-proc: the shell is PID 1 and /proc shows only the new namespace', () => {
+    const r = sameAsUtilLinux(['-fp', '--mount-proc', 'sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"']);
+    assert.equal(r.stdout, '1\n3\n');
+    assert.equal(r.status, 0);
+  });
+
+  test('--fork --pid --mount-proc readlink /proc/self prints 1', () => {
+    assert.equal(sameAsUtilLinux(['--fork', '--pid', '--mount-proc', 'readlink', '/proc/self']).stdout, '1\n');
+  });
+
+  test('-u: a hostname set inside stays inside', () => {
+    const before = hostname();
+    const r = sameAsUtilLinux(['-u', 'sh', '-c', 'hostname ts-unshare-test; hostname']);
+    assert.equal(r.stdout, 'ts-unshare-test\n');
+    assert.equal(hostname(), before);
+  });
+
+  test('-U runs as the overflow uid, -r as root, -c as itself', () => {
+    assert.equal(sameAsUtilLinux(['-U', 'id', '-u']).stdout, '65534\n');
+    assert.equal(sameAsUtilLinux(['-r', 'id', '-u']).stdout, '0\n');
+    assert.equal(sameAsUtilLinux(['-c', 'id', '-u']).stdout, '0\n');
+  });
+
+  test('as nobody: -r maps root to 65534 and denies setgroups', () => {
+    const r = sameAsUtilLinux(
+      ['-r', 'sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'],
+      true,
+    );
+    const lines = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    assert.deepEqual(lines.slice(0, 4), ['0', '0 65534 1', '0 65534 1', 'deny']);
+  });
+
+  test('as nobody: -c, -U and -rfp --mount-proc', () => {
+    assert.equal(sameAsUtilLinux(['-c', 'id', '-u'], true).stdout, '65534\n');
+    assert.equal(sameAsUtilLinux(['-U', 'id', '-u'], true).stdout, '65534\n');
+    assert.equal(sameAsUtilLinux(['-rfp', '--mount-proc', 'sh', '-c', 'echo $$'], true).stdout, '1\n');
+  });
+
+  test('-n: only the loopback device', () => {
+    const r = sameAsUtilLinux(['-n', 'ip', '-o', 'link']);
+    assert.match(r.stdout, /^1: lo: /);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+  });
+
+  test('-m: a tmpfs mounted inside is not visible outside', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-unshare-m-'));
+    try {
+      const r = ours(['-m', 'sh', '-c', `mount -t tmpfs none ${dir} && grep -c " ${dir} " /proc/self/mountinfo`]);
+      assert.equal(r.stdout, '1\n');
+      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(` ${dir} `));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('output reaches a pipe and a closed pipe is no error', () => {
+    const r = sameAsUtilLinux(['-u', 'sh', '-c', 'yes | head -1']);
+    assert.equal(r.stdout, 'y\n');
+    assert.equal(r.stderr, '');
+  });
+
+  test('without -f the command replaces the tool: same PID, new namespaces seen from outside', () => {
+    const child = background(['-uin', 'sleep', '30']);
+    const pid = child.pid!;
+    waitFor(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 'sleep to replace ts-unshare');
+    for (const ns of ['uts', 'ipc', 'net']) assert.notEqual(nsInode(pid, ns), nsInode('self', ns), ns);
+    for (const ns of ['mnt', 'pid', 'user']) assert.equal(nsInode(pid, ns), nsInode('self', ns), ns);
+    killTree(pid);
+  });
+});
+
+describe('errors and exit statuses', () => {
+  test('a command that does not exist: 127; one that cannot be executed: 126', () => {
+    assert.equal(sameAsUtilLinux(['-u', '/nonexistent']).status, 127);
+    assert.equal(sameAsUtilLinux(['-fp', '--mount-proc', '/nonexistent']).status, 127);
+    assert.equal(sameAsUtilLinux(['-u', '/etc/passwd']).status, 126);
+    assert.equal(sameAsUtilLinux(['-r', '/etc/passwd']).status, 126);
+  });
+
+  test('unprivileged without -U: unshare failed: Operation not permitted', () => {
+    const r = sameAsUtilLinux(['-u', 'true'], true);
+    assert.equal(r.stderr, 'ts-unshare: unshare failed: Operation not permitted\n');
+    assert.equal(r.status, 1);
+  });
+
+  test('bad options and arguments: util-linux messages, exit 1', () => {
+    for (const args of [
+      ['--bogus'],
+      ['-x'],
+      ['--propagation', 'bogus', 'true'],
+      ['--setgroups', 'bogus', 'true'],
+      ['--kill-child=FOO', 'true'],
+      ['-S', 'abc', 'true'],
+      ['-G', 'abc', 'true'],
+      ['--setgroups=allow', '--map-group=0', 'true'],
+    ])
+      assert.equal(sameAsUtilLinux(args).status, 1, args.join(' '));
+    assert.equal(ours(['--bogus']).stderr, "ts-unshare: unrecognized option '--bogus'\nTry 'ts-unshare --help' for more information.\n");
+  });
+
+  test('--monotonic without -T (util-linux 2.38.1 misspells the option as -t)', () => {
+    const r = ours(['--monotonic', '5', 'true']);
+    assert.equal(r.stderr, 'ts-unshare: options --monotonic and --boottime require unsharing of a time namespace (-T)\n');
+    assert.equal(r.status, 1);
+    assert.equal(theirs(['--monotonic', '5', 'true']).status, 1);
+  });
+
+  test('the exit code of the command, and death by its signal', () => {
+    assert.equal(sameAsUtilLinux(['-f', 'sh', '-c', 'exit 3']).status, 3);
+    assert.equal(sameAsUtilLinux(['-f', 'sh', '-c', 'kill -TERM $$']).signal, 'SIGTERM');
+    assert.equal(sameAsUtilLinux(['-fp', 'sh', '-c', 'exit 7']).status, 7);
+    // util-linux 2.38.1 prints "sigprocmask unblock failed" and exits 1 here; we die by SIGKILL like newer versions.
+    const r = ours(['-f', 'sh', '-c', 'kill -KILL $$']);
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(r.stderr, '');
+  });
+});
+
+describe('everything util-linux unshare does', () => {
+  test('--help names ts-unshare and lists every option', () => {
+    const r = ours(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^\nUsage:\n ts-unshare \[options\] \[<program> \[<argument>\.\.\.\]\]\n/);
+    for (const opt of ['--mount[=<file>]', '--kill-child', '--map-users', '--owner', '--clear-env', '--whitelist-env', '--mount-binfmt', '--load-interp'])
+      assert.ok(r.stdout.includes(opt), opt);
+    assert.match(ours(['-V']).stdout, /^ts-unshare from /);
+  });
+
+  test('--map-user and --map-group, and the setgroups default they bring', () => {
+    const r = sameAsUtilLinux(['--map-user=5', '--map-group=7', 'sh', '-c', 'id -u; id -g; cat /proc/self/setgroups']);
+    assert.equal(r.stdout, '5\n7\ndeny\n');
+    assert.equal(sameAsUtilLinux(['--map-user=root', 'id', '-u']).stdout, '0\n');
+    assert.equal(sameAsUtilLinux(['--setgroups=deny', '-U', 'cat', '/proc/self/setgroups']).stdout, 'deny\n');
+  });
+
+  test('--map-users and --map-groups as root write range maps, punching a hole for the single map', () => {
+    const r = ours(['--map-users=1:100000:10', '-r', 'cat', '/proc/self/uid_map']);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0 0 1', '1 100000 10']);
+    const all = ours(['--map-users=all', '-r', 'cat', '/proc/self/uid_map']);
+    assert.deepEqual(all.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0 0 1', '1 1 4294967294']);
+    const legacy = ours(['--map-groups=100000,0,65536', 'cat', '/proc/self/gid_map']);
+    assert.equal(legacy.stdout.trim().split(/\s+/).join(' '), '0 100000 65536');
+    assert.equal(ours(['--map-users=nonsense', 'true']).stderr, "ts-unshare: invalid mapping 'nonsense'\n");
+  });
+
+  test('as nobody: range maps through newuidmap/newgidmap from /etc/subuid and /etc/subgid', (t) => {
+    const saved = ['/etc/subuid', '/etc/subgid'].map((f) => [f, existsSync(f) ? readFileSync(f, 'utf8') : null] as const);
+    t.after(() => {
+      for (const [f, text] of saved) text === null ? rmSync(f, { force: true }) : writeFileSync(f, text);
+    });
+    for (const [f, text] of saved) writeFileSync(f, (text ?? '') + 'nobody:300000:65536\n');
+    const norm = (s: string) => s.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    const ranges = oursAsNobody(['--map-users=0:300000:65536', '--map-groups=0:300000:65536', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+    assert.equal(ranges.status, 0, ranges.stderr);
+    assert.deepEqual(norm(ranges.stdout), ['0 300000 65536', '0 300000 65536']);
+    const auto = sameAsUtilLinux(['--map-auto', 'cat', '/proc/self/uid_map'], true);
+    assert.deepEqual(norm(auto.stdout), ['0 300000 65536']);
+    const subids = oursAsNobody(['--map-subids', 'cat', '/proc/self/gid_map']);
+    assert.deepEqual(norm(subids.stdout), ['300000 300000 65536']);
+    const withRoot = oursAsNobody(['-r', '--map-users=1:300000:65536', '--map-groups=1:300000:65536', 'cat', '/proc/self/uid_map']);
+    assert.deepEqual(norm(withRoot.stdout), ['0 65534 1', '1 300000 65536']);
+    const pidns = oursAsNobody(['-rfp', '--mount-proc', '--map-auto', 'sh', '-c', 'echo $$']);
+    assert.equal(pidns.stdout, '1\n');
+  });
+
+  test('--propagation: private by default, slave, shared, unchanged', () => {
+    // Inside a throwaway mount namespace whose / is shared, so that every mode shows.
+    const propagationOf = (tool: string, args: string[]) => {
+      const r = run('/usr/bin/unshare', ['-m', '--propagation', 'unchanged', 'sh', '-c', `mount --make-rshared / && ${tool} -m ${args.join(' ')} cat /proc/self/mountinfo`]);
+      const line = r.stdout.split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
+      return line.split(' - ')[0].split(' ').slice(6).join(' ').replace(/\d+/g, 'N');
+    };
+    const ts = `${process.execPath} ${bin('ts-unshare')}`;
+    assert.equal(propagationOf(ts, []), '');
+    assert.equal(propagationOf(ts, ['--propagation', 'slave']), 'master:N');
+    assert.equal(propagationOf(ts, ['--propagation', 'shared']), 'shared:N');
+    assert.equal(propagationOf(ts, ['--propagation', 'unchanged']), 'shared:N');
+    for (const mode of [[], ['--propagation', 'slave'], ['--propagation', 'shared'], ['--propagation', 'private']])
+      assert.equal(propagationOf(ts, mode), propagationOf(UNSHARE, mode), mode.join(' '));
+  });
+
+  test('--root and --wd, then --mount-proc inside the new root', () => {
+    assert.equal(sameAsUtilLinux(['-R', '/', '-w', '/tmp', 'pwd']).stdout, '/tmp\n');
+    assert.equal(sameAsUtilLinux(['-R', '/', 'pwd']).stdout, '/\n');
+    assert.equal(sameAsUtilLinux(['-w', '/nonexistent-dir', 'pwd']).status, 1);
+    assert.equal(sameAsUtilLinux(['-R', '/', '-fp', '--mount-proc', 'readlink', '/proc/self']).stdout, '1\n');
+  });
+
+  test('--setuid and --setgid, last, dropping supplementary groups', () => {
+    assert.equal(sameAsUtilLinux(['-S', '1', '-G', '1', 'id']).stdout, 'uid=1(daemon) gid=1(daemon) groups=1(daemon)\n');
+  });
+
+  test('--keep-caps raises the user namespace capabilities into the ambient set', () => {
+    const amb = (r: Result) => /CapAmb:\s+(\w+)/.exec(r.stdout)?.[1];
+    const r = ours(['-r', '--keep-caps', 'cat', '/proc/self/status']);
+    assert.notEqual(amb(r), '0000000000000000');
+    assert.equal(amb(r), amb(theirs(['-r', '--keep-caps', 'cat', '/proc/self/status'])));
+    assert.equal(amb(ours(['-r', 'cat', '/proc/self/status'])), '0000000000000000');
+  });
+
+  test('-T with --monotonic and --boottime offsets, with and without -f', () => {
+    const r = sameAsUtilLinux(['-T', '--monotonic', '1000', '--boottime', '-5', 'cat', '/proc/self/timens_offsets']);
+    assert.match(r.stdout, /monotonic\s+1000\s+0\nboottime\s+-5\s+0/);
+    const up = ours(['-T', '--boottime', '300000000', '-f', 'cat', '/proc/uptime']);
+    assert.ok(Number(up.stdout.split(' ')[0]) > 300000000, up.stdout);
+    assert.equal(ours(['-T', '--monotonic', 'abc', 'true']).stderr, "ts-unshare: failed to parse monotonic offset: 'abc'\n");
+  });
+
+  test('persistent namespaces: --uts=FILE keeps it alive; a failure leaves no bind behind', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-unshare-persist-'));
+    const uts = join(dir, 'uts');
+    const net = join(dir, 'net');
+    const mounted = (f: string) => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${f} `);
+    t.after(() => {
+      for (const f of [uts, net]) while (mounted(f)) run('umount', [f]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    writeFileSync(uts, '');
+    writeFileSync(net, '');
+    for (const fork of [[], ['-f'], ['-m']]) {
+      assert.equal(ours([...fork, `--uts=${uts}`, 'hostname', 'persisted']).status, 0);
+      assert.ok(mounted(uts), `bound with ${fork}`);
+      assert.equal(run('nsenter', [`--uts=${uts}`, 'hostname']).stdout, 'persisted\n');
+      run('umount', [uts]);
+      // The net bind fails (no such file): the uts bind made before it must not stay.
+      const r = ours([...fork, `--uts=${uts}`, '--net=/nonexistent-ns-file', 'true']);
+      assert.match(r.stderr, /^ts-unshare: mount \/proc\/\d+\/ns\/net on \/nonexistent-ns-file failed: No such file or directory\n$/);
+      assert.equal(r.status, 1);
+      assert.ok(!mounted(uts), `nothing left after failure with ${fork}`);
+    }
+    // A command that cannot run is a failure too: nothing stays bound.
+    assert.equal(ours(['-f', `--net=${net}`, '/nonexistent']).status, 127);
+    assert.ok(!mounted(net));
+    assert.equal(theirs([`--net=/nonexistent-ns-file`, 'true']).status, 1);
+  });
+
+  test('--clear-env and --whitelist-env', () => {
+    const env = { ...process.env, UL_TEST_ENV: 'foo', UL_TEST_ENV1: 'foo', UL_TEST_ENV2: 'bar' };
+    assert.equal(ours(['--clear-env', '/bin/sh', '-c', 'echo "${UL_TEST_ENV:-CLEARED}"'], { env }).stdout, 'CLEARED\n');
+    assert.equal(ours(['--whitelist-env', 'UL_TEST_ENV1,PATH', 'sh', '-c', 'echo "${UL_TEST_ENV1}${UL_TEST_ENV2}"'], { env }).stdout, 'foo\n');
+  });
+
+  test('--owner makes the given user own the new user namespace', () => {
+    const child = background(['--owner', '1:1', 'sleep', '30']);
+    waitFor(() => childrenOf(child.pid!).length > 0, 'the child');
+    const pid = childrenOf(child.pid!)[0];
+    waitFor(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 'sleep');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(status, /Uid:\s+1\s+1\s+1\s+1/);
+    assert.notEqual(nsInode(pid, 'user'), nsInode('self', 'user'));
+    assert.equal(ours(['--owner', 'abc', 'true']).stderr, 'ts-unshare: failed to parse owner\n');
+    killTree(child.pid!);
+  });
+
+  test('--mount-binfmt mounts binfmt_misc in a new user and mount namespace', () => {
+    const r = ours(['--mount-binfmt', '-fp', 'sh', '-c', 'ls /proc/sys/fs/binfmt_misc']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /register/);
+  });
+});
+
+describe('the waiting parent', () => {
+  test('is the native waiter, not a Node runtime, and stays under 4 MiB', () => {
+    const child = background(['-fp', '--mount-proc', 'sleep', '30']);
+    const pid = child.pid!;
+    waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    assert.ok(rss < 4096, `VmRSS ${rss} KiB`);
+    const [sleeper] = childrenOf(pid);
+    assert.equal(readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim(), 'sleep');
+    assert.notEqual(nsInode(sleeper, 'pid'), nsInode('self', 'pid'));
+    killTree(pid);
+  });
+
+  test('SIGINT and SIGTERM do not stop it; the exit code is the child\'s', async () => {
+    const child = background(['-f', 'sh', '-c', 'sleep 1; exit 3']);
+    waitFor(() => existsSync(`/proc/${child.pid}/exe`) && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    process.kill(child.pid!, 'SIGINT');
+    process.kill(child.pid!, 'SIGTERM');
+    const [code] = (await new Promise((r) => child.once('exit', (...a) => r(a)))) as [number];
+    assert.equal(code, 3);
+  });
+
+  test('--forward-signals passes SIGTERM on; the tool dies by the same signal', async () => {
+    const child = background(['-fp', '--forward-signals', 'sleep', '30']);
+    waitFor(() => childrenOf(child.pid!).length > 0 && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const [sleeper] = childrenOf(child.pid!);
+    waitFor(() => readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim() === 'sleep', 'sleep');
+    process.kill(child.pid!, 'SIGTERM');
+    // The forwarded SIGTERM reaches sleep as PID 1 of its namespace, which has no handler: it lives on.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    assert.ok(alive(sleeper) && alive(child.pid!));
+    killTree(child.pid!);
+    const plain = background(['--forward-signals', 'sleep', '30']);
+    waitFor(() => childrenOf(plain.pid!).length > 0 && readlinkSync(`/proc/${plain.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const [kid] = childrenOf(plain.pid!);
+    waitFor(() => readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep', 'sleep');
+    process.kill(plain.pid!, 'SIGTERM');
+    const [, sig] = (await new Promise((r) => plain.once('exit', (...a) => r(a)))) as [number, string];
+    assert.equal(sig, 'SIGTERM');
+  });
+
+  test('--kill-child: the child dies with the tool', async () => {
+    const child = background(['--kill-child', 'sleep', '30']);
+    waitFor(() => childrenOf(child.pid!).length > 0 && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const [sleeper] = childrenOf(child.pid!);
+    process.kill(child.pid!, 'SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    waitFor(() => !alive(sleeper), 'the child to die');
+    // Without --kill-child the child outlives the tool.
+    const other = background(['-f', 'sleep', '30']);
+    waitFor(() => childrenOf(other.pid!).length > 0 && readlinkSync(`/proc/${other.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const [survivor] = childrenOf(other.pid!);
+    process.kill(other.pid!, 'SIGKILL');
+    await new Promise((r) => other.once('exit', r));
+    assert.ok(alive(survivor));
+    process.kill(survivor, 'SIGKILL');
+  });
+});
