@@ -16,3 +16,4 @@ export {
   type WaiterOptions,
 } from './spawn.js';
 export * from './proc.js';
+export * from './nsquery.js';

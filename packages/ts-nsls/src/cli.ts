@@ -1,16 +1,419 @@
-/** ts-nsls: not yet more than --help and --version; its issue follows. */
-import { formatHelp, parseArgs, runMain, ToolError, writeOut, type OptionSpec } from '@ns/cli';
+/**
+ * ts-nsls: list the namespaces on this machine, as util-linux lsns does.
+ *
+ * main() reads the options, scan() collects processes and namespaces, and
+ * the rows are built the way lsns builds them (a process tree by default,
+ * owner/parent trees, or the members of one namespace) and printed by
+ * table.ts as aligned text, raw or JSON.
+ */
+import { readFileSync, readlinkSync } from 'node:fs';
+import {
+  formatHelp,
+  parseArgs,
+  printCompletion,
+  runMain,
+  ToolError,
+  writeOut,
+  type OptionValue,
+} from '@ns/cli';
+import { COLUMNS, column, findColumn, type Column, type ColumnId } from './columns.js';
+import {
+  TYPES,
+  commandOf,
+  connectRelations,
+  ppidOf,
+  scan,
+  uidOf,
+  type Namespace,
+  type NsType,
+  type Proc,
+  type Scan,
+} from './collect.js';
+import { FilterError, parseFilter, type Filter } from './filter.js';
+import { OPTIONS } from './options.js';
+import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
 
 const PROG = 'ts-nsls';
-const OPTIONS: OptionSpec[] = [
-  { name: 'help', short: 'h', arg: 'none', desc: 'display this help' },
-  { name: 'version', short: 'V', arg: 'none', desc: 'display version' },
-];
+const VERSION = '0.1.0';
 
-runMain(PROG, () => {
-  const args = parseArgs(OPTIONS, process.argv.slice(2));
-  if (args.options.help)
-    return writeOut(formatHelp(PROG, OPTIONS, { usage: '[options]', about: 'Not implemented yet.' }));
-  if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools 0.1.0\n`);
-  throw new ToolError('not implemented yet');
-});
+/** TS_NSLS_COMPAT=2.38 behaves like the lsns 2.38 release: only namespaces with processes, its messages. */
+const COMPAT_238 = process.env.TS_NSLS_COMPAT === '2.38';
+
+type TreeKind = 'process' | 'owner' | 'parent';
+
+function help(): string {
+  const text = formatHelp(
+    PROG,
+    OPTIONS,
+    { usage: '[options] [<namespace ID>]', about: 'List system namespaces.' },
+    24,
+  );
+  const cols = COLUMNS.map((c) => ` ${c.id.padStart(11)}  ${c.help}`).join('\n');
+  return text.replace(
+    '\nFor more details',
+    `\nAvailable output columns:\n${cols}\n\nFor more details`,
+  );
+}
+
+/** getopt_long without '+': options may follow the namespace argument. */
+function parseCommandLine(argv: string[]): {
+  options: Record<string, OptionValue>;
+  positional: string[];
+} {
+  const options: Record<string, OptionValue> = {};
+  const positional: string[] = [];
+  let rest = argv;
+  while (rest.length > 0) {
+    const parsed = parseArgs(OPTIONS, rest);
+    for (const [k, v] of Object.entries(parsed.options)) {
+      const old = options[k];
+      options[k] = Array.isArray(old) && Array.isArray(v) ? [...old, ...v] : v;
+    }
+    if (parsed.rest.length === 0) break;
+    if (rest[rest.length - parsed.rest.length - 1] === '--') {
+      positional.push(...parsed.rest);
+      break;
+    }
+    positional.push(parsed.rest[0]);
+    rest = parsed.rest.slice(1);
+  }
+  return { options, positional };
+}
+
+function exclusive(a: string, b: string): never {
+  throw new ToolError(
+    COMPAT_238
+      ? `mutually exclusive arguments: --${a} --${b}`
+      : `options --${a} and --${b} cannot be combined`,
+  );
+}
+
+/** util-linux's strtoXX_or_err: the whole argument must be a number. */
+function number(arg: string, what: string, max: number): number {
+  if (!/^\s*[+]?\d+$/.test(arg) || Number(arg) > max) throw new ToolError(`${what}: '${arg}'`);
+  return Number(arg);
+}
+
+/** -o LIST: replaces the columns, or with a leading + adds to them. */
+function outputColumns(list: string, columns: Column[]): Column[] {
+  const add = list.startsWith('+');
+  const out = add ? [...columns] : [];
+  for (const name of (add ? list.slice(1) : list).split(',')) {
+    if (name === '') continue;
+    const c = findColumn(name);
+    if (!c) throw new ToolError(`unknown column: ${name}`);
+    out.push(c);
+  }
+  return out;
+}
+
+let users: Map<number, string> | undefined;
+/** The passwd name of a uid, or the number as lsns' idcache shows it. */
+function userName(uid: number): string {
+  if (!users) {
+    users = new Map();
+    try {
+      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f.length > 2 && !users.has(Number(f[2]))) users.set(Number(f[2]), f[0]);
+      }
+    } catch {
+      /* no passwd: numbers */
+    }
+  }
+  return users.get(uid) ?? String(uid);
+}
+
+function isUtf8(): boolean {
+  const env = process.env;
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
+  return /utf-?8/i.test(locale);
+}
+
+/** What a namespace (and, in <namespace> mode, one of its processes) shows in each column. */
+class Cells {
+  private commands = new Map<Proc, string | undefined>();
+  constructor(
+    private s: Scan,
+    private nsfsSep: string,
+  ) {}
+
+  nsfs(ns: Namespace): string[] {
+    const root = `${ns.type}:[${ns.id}]`;
+    const out: string[] = [];
+    for (const m of this.s.mounts)
+      if (m.root === root && !out.includes(m.target)) out.push(m.target);
+    return out;
+  }
+
+  get(id: ColumnId, ns: Namespace, proc: Proc | undefined): string | number[] | undefined {
+    switch (id) {
+      case 'NS':
+        return String(ns.id);
+      case 'TYPE':
+        return ns.type;
+      case 'PATH':
+        return proc ? `/proc/${proc.pid}/ns/${ns.type}` : undefined;
+      case 'NPROCS':
+        return String(ns.nprocs);
+      case 'PID':
+        return proc ? String(proc.pid) : undefined;
+      case 'PPID':
+        return proc ? String(ppidOf(proc)) : undefined;
+      case 'COMMAND': {
+        if (!proc) return undefined;
+        if (!this.commands.has(proc)) this.commands.set(proc, commandOf(proc));
+        return this.commands.get(proc);
+      }
+      case 'UID':
+        return String(proc ? uidOf(proc) : ns.uidFallback);
+      case 'USER':
+        return userName(proc ? uidOf(proc) : ns.uidFallback);
+      case 'NETNSID':
+        if (ns.type !== 'net' || ns.netnsid === undefined) return undefined;
+        return ns.netnsid >= 0 ? String(ns.netnsid) : ns.netnsid === -1 ? 'unassigned' : undefined;
+      case 'NSFS': {
+        const paths = this.nsfs(ns);
+        return paths.length ? paths.join(this.nsfsSep) : undefined;
+      }
+      case 'PNS':
+        return String(ns.parentId);
+      case 'ONS':
+        return String(ns.ownerId);
+      case 'NAME': {
+        const first = this.nsfs(ns)[0];
+        return first ? first.slice(first.lastIndexOf('/') + 1) : undefined;
+      }
+      case 'PIDS':
+        return ns.procs.map((p) => p.pid).sort((a, b) => a - b);
+    }
+  }
+}
+
+function listColumns(o: { json: boolean; raw: boolean; noheadings: boolean }): string {
+  const holder: Column = {
+    id: 'HOLDER' as ColumnId,
+    whint: 0,
+    right: true,
+    json: 'string',
+    help: '',
+  };
+  const type: Column = { id: 'TYPE', whint: 0, json: 'string', help: '' };
+  const desc: Column = { id: 'DESCRIPTION' as ColumnId, whint: 0, json: 'string', help: '' };
+  const t = new Table(
+    [holder, type, desc].map((col) => ({
+      col,
+      tree: false,
+      right: !!col.right,
+      trunc: false,
+      wrap: false,
+    })),
+  );
+  for (const c of COLUMNS) t.add([c.id, c.json === 'number' ? '<integer>' : '<string>', c.help]);
+  if (o.json) return printJson(t, 'lsns-columns');
+  const p = { noHeadings: true, utf8: isUtf8() };
+  return o.raw ? printRaw(t, p) : printHuman(t, p);
+}
+
+function compare(
+  pids: string[],
+  types: NsType[],
+  o: { json: boolean; raw: boolean; noheadings: boolean },
+): string {
+  if (pids.length !== 2) throw new ToolError('--compare needs two PIDs');
+  const [a, b] = pids.map((p) => number(p, 'invalid PID argument', 2 ** 31 - 1));
+  const inode = (pid: number, t: NsType): string | undefined => {
+    try {
+      const link = readlinkSync(`/proc/${pid}/ns/${t}`);
+      return link.slice(link.indexOf('[') + 1, -1);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && t === 'mnt')
+        throw new ToolError(`cannot open /proc/${pid}/ns: No such process`);
+      return undefined;
+    }
+  };
+  const mk = (id: string, json: Column['json'], right = false): OutColumn => ({
+    col: { id: id as ColumnId, whint: 0, right, json, help: '' },
+    tree: false,
+    right,
+    trunc: false,
+    wrap: false,
+  });
+  const t = new Table([
+    mk('TYPE', 'string'),
+    mk('NS1', 'number', true),
+    mk('NS2', 'number', true),
+    mk('SHARED', 'string'),
+  ]);
+  for (const type of types) {
+    const x = inode(a, type);
+    const y = inode(b, type);
+    t.add([type, x, y, x === undefined || y === undefined ? undefined : x === y ? 'yes' : 'no']);
+  }
+  if (o.json) return printJson(t, 'namespaces');
+  const p = { noHeadings: o.noheadings, utf8: isUtf8() };
+  return o.raw ? printRaw(t, p) : printHuman(t, p);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
+    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  const { options: opt, positional } = parseCommandLine(argv);
+  if (opt.help) return writeOut(help());
+  if (opt.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
+
+  const json = !!opt.json;
+  const raw = !!opt.raw;
+  if (json && raw) exclusive('json', 'raw');
+  if (opt.persistent && opt.task !== undefined) exclusive('persistent', 'task');
+  const noheadings = !!opt.noheadings;
+
+  const typeArgs = (opt.type as string[] | undefined) ?? [];
+  for (const t of typeArgs)
+    if (!(TYPES as readonly string[]).includes(t))
+      throw new ToolError(`unknown namespace type: ${t}`);
+  const types = new Set<NsType>(typeArgs.length ? (typeArgs as NsType[]) : TYPES);
+
+  let tree: TreeKind | undefined;
+  if (opt.tree !== undefined) {
+    const rel = opt.tree === '' || opt.tree === true ? 'owner' : String(opt.tree);
+    if (rel !== 'process' && rel !== 'owner' && rel !== 'parent')
+      throw new ToolError(`unknown tree type: ${rel}`);
+    tree = rel;
+  }
+
+  if (opt['list-columns']) return writeOut(listColumns({ json, raw, noheadings }));
+  if (opt.compare)
+    return writeOut(
+      compare(
+        positional,
+        TYPES.filter((t) => types.has(t)),
+        { json, raw, noheadings },
+      ),
+    );
+
+  const task =
+    opt.task !== undefined
+      ? number(String(opt.task), 'invalid PID argument', 2 ** 31 - 1)
+      : undefined;
+  let nsArg: number | undefined;
+  if (positional.length > 0) {
+    if (task !== undefined) throw new ToolError('--task is mutually exclusive with <namespace>');
+    nsArg = number(positional[0], 'invalid namespace argument', Number.MAX_SAFE_INTEGER);
+  }
+  // lsns makes the process tree the default only with its default columns or a <namespace>
+  if (!tree && !opt.list && (nsArg !== undefined || !opt['output-all'])) tree = 'process';
+
+  let columns: Column[];
+  if (opt['output-all']) columns = COLUMNS.filter((c) => !c.extra);
+  else if (nsArg !== undefined) columns = (['PID', 'PPID', 'USER', 'COMMAND'] as const).map(column);
+  else
+    columns = (
+      types.has('net') && typeArgs.length
+        ? (['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'] as const)
+        : (['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'] as const)
+    ).map(column);
+  if (opt.output !== undefined) columns = outputColumns(String(opt.output), columns);
+  if (opt.pids && !columns.some((c) => c.id === 'PIDS')) {
+    const at = columns.findIndex((c) => c.id === 'PID');
+    columns.splice(at < 0 ? columns.length : at + 1, 0, column('PIDS'));
+  }
+
+  let filter: Filter | undefined;
+  if (opt.filter !== undefined) {
+    try {
+      filter = parseFilter(String(opt.filter), (name) => {
+        process.stderr.write(`${PROG}: unknown column: ${name}\n`);
+        throw new ToolError('failed to initialize filter');
+      });
+    } catch (e) {
+      if (e instanceof FilterError) throw new ToolError(e.message);
+      throw e;
+    }
+  }
+
+  const wanted = new Set<ColumnId>([...columns.map((c) => c.id), ...(filter?.columns ?? [])]);
+  const s = await scan({
+    types,
+    threads: !!opt.threads,
+    processless: !COMPAT_238,
+    relations: wanted.has('PNS') || wanted.has('ONS') || tree === 'owner' || tree === 'parent',
+    netnsid: wanted.has('NETNSID'),
+  });
+
+  const nowrap = !!opt.nowrap || raw;
+  const cells = new Cells(s, nowrap ? ',' : '\n');
+  const outCols: OutColumn[] = columns.map((col) => {
+    const isTree =
+      (tree === 'process' && col.id === 'COMMAND') ||
+      ((tree === 'owner' || tree === 'parent') && col.id === 'NS');
+    return {
+      col,
+      tree: isTree,
+      right: !!col.right && !isTree,
+      trunc: !!col.trunc && !opt.notruncate,
+      wrap: !!col.wrap && !nowrap,
+    };
+  });
+  const table = new Table(outCols);
+  const rowCells = (ns: Namespace, proc: Proc | undefined) =>
+    columns.map((c) => cells.get(c.id, ns, proc));
+  const passes = (ns: Namespace, proc: Proc | undefined) =>
+    !filter || filter.test((id) => [cells.get(id, ns, proc)].flat().join(','));
+
+  if (nsArg !== undefined) {
+    const ns = s.byId.get(nsArg);
+    if (!ns) throw new ToolError(`not found namespace: ${nsArg}`);
+    const ti = TYPES.indexOf(ns.type);
+    const shown = new Set<Proc>();
+    const show = (p: Proc) => {
+      const parent = s.procs.get(ppidOf(p));
+      if (tree === 'process' && parent && !shown.has(parent) && parent.ns[ti] === p.ns[ti])
+        show(parent);
+      if (shown.has(p)) return;
+      shown.add(p);
+      if (!passes(ns, p)) return;
+      p.outline = table.add(
+        rowCells(ns, p),
+        tree === 'process' ? (parent?.outline as Row | undefined) : undefined,
+      );
+    };
+    for (const p of ns.procs) if (!shown.has(p)) show(p);
+  } else {
+    if (tree === 'owner' || tree === 'parent') {
+      await connectRelations(s, 'parent');
+      await connectRelations(s, 'owner');
+    }
+    const selected = (ns: Namespace) =>
+      (task === undefined || ns.procs.some((p) => p.pid === task)) &&
+      (!opt.persistent || ns.nprocs === 0) &&
+      passes(ns, ns.proc);
+    const show = (ns: Namespace) => {
+      if (tree === 'owner' || tree === 'parent') {
+        // the parent tree shows a namespace without a parent after its owner, at the same level
+        const rel = tree === 'owner' ? ns.ownerNs : ns.parentNs;
+        const first = rel ?? (tree === 'parent' ? ns.ownerNs : undefined);
+        if (first && !first.outline) show(first);
+        ns.outline = table.add(rowCells(ns, ns.proc), rel?.outline as Row | undefined);
+        return;
+      }
+      const parent = tree === 'process' && ns.proc ? s.procs.get(ppidOf(ns.proc)) : undefined;
+      const row = table.add(rowCells(ns, ns.proc), parent?.outline as Row | undefined);
+      if (ns.proc) ns.proc.outline = row;
+    };
+    for (const ns of s.namespaces) {
+      if (ns.ghost && tree !== 'owner' && tree !== 'parent') continue;
+      if (!ns.outline && selected(ns)) show(ns);
+    }
+  }
+
+  const utf8 = isUtf8();
+  if (json) return writeOut(printJson(table, 'namespaces'));
+  if (raw) return writeOut(printRaw(table, { noHeadings: noheadings, utf8 }));
+  const termWidth = process.stdout.isTTY ? process.stdout.columns || 80 : undefined;
+  writeOut(printHuman(table, { noHeadings: noheadings, utf8, termWidth }));
+}
+
+runMain(PROG, main);

@@ -1,0 +1,59 @@
+/** ts-nsls' options: one table for parsing, help and completion. */
+import type { OptionSpec } from '@ns/cli';
+
+export const OPTIONS: OptionSpec[] = [
+  { name: 'json', short: 'J', arg: 'none', desc: 'use JSON output format' },
+  { name: 'list', short: 'l', arg: 'none', desc: 'use list format output' },
+  { name: 'noheadings', short: 'n', arg: 'none', desc: "don't print headings" },
+  {
+    name: 'output',
+    short: 'o',
+    arg: 'required',
+    argName: '<list>',
+    desc: 'define which output columns to use',
+  },
+  { name: 'output-all', arg: 'none', label: '    --output-all', desc: 'output all columns' },
+  { name: 'persistent', short: 'P', arg: 'none', desc: 'namespaces without processes' },
+  { name: 'task', short: 'p', arg: 'required', argName: '<pid>', desc: 'print process namespaces' },
+  { name: 'filter', short: 'Q', arg: 'required', argName: '<expr>', desc: 'apply display filter' },
+  { name: 'raw', short: 'r', arg: 'none', desc: 'use the raw output format' },
+  { name: 'notruncate', short: 'u', arg: 'none', desc: "don't truncate text in columns" },
+  { name: 'nowrap', short: 'W', arg: 'none', desc: "don't use multi-line representation" },
+  {
+    name: 'type',
+    short: 't',
+    arg: 'required',
+    argName: '<name>',
+    repeat: true,
+    desc: 'namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)',
+  },
+  {
+    name: 'tree',
+    short: 'T',
+    arg: 'optional',
+    argName: '<rel>',
+    desc: 'use tree format (parent, owner, or process)',
+  },
+  {
+    name: 'threads',
+    arg: 'none',
+    label: '    --threads',
+    desc: 'look at every thread, not only processes',
+  },
+  {
+    name: 'pids',
+    arg: 'none',
+    label: '    --pids',
+    desc: 'add PIDS: all member PIDs of each namespace',
+  },
+  {
+    name: 'compare',
+    arg: 'none',
+    label: '    --compare <pid> <pid>',
+    desc: ['for each namespace type, whether', 'the two processes share it'],
+  },
+
+  { name: 'list-columns', short: 'H', arg: 'none', group: 2, desc: 'list the available columns' },
+  { name: 'help', short: 'h', arg: 'none', group: 2, desc: 'display this help' },
+  { name: 'version', short: 'V', arg: 'none', group: 2, desc: 'display version' },
+];
