@@ -62,8 +62,16 @@ async function main() {
   compare('ts-unshare start-up', [
     { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
     { label: 'unshare -u true', argv: ['/usr/bin/unshare', '-u', 'true'] },
-    { label: 'ts-unshare -u true', argv: [process.execPath, unshare, '-u', 'true'], node: 'node -e 0', util: 'unshare -u true' },
-    { label: 'unshare -fp --mount-proc true', argv: ['/usr/bin/unshare', '-fp', '--mount-proc', 'true'] },
+    {
+      label: 'ts-unshare -u true',
+      argv: [process.execPath, unshare, '-u', 'true'],
+      node: 'node -e 0',
+      util: 'unshare -u true',
+    },
+    {
+      label: 'unshare -fp --mount-proc true',
+      argv: ['/usr/bin/unshare', '-fp', '--mount-proc', 'true'],
+    },
     {
       label: 'ts-unshare -fp --mount-proc true',
       argv: [process.execPath, unshare, '-fp', '--mount-proc', 'true'],
@@ -71,12 +79,24 @@ async function main() {
       util: 'unshare -fp --mount-proc true',
     },
     { label: 'unshare -r true', argv: ['/usr/bin/unshare', '-r', 'true'] },
-    { label: 'ts-unshare -r true', argv: [process.execPath, unshare, '-r', 'true'], node: 'node -e 0', util: 'unshare -r true' },
+    {
+      label: 'ts-unshare -r true',
+      argv: [process.execPath, unshare, '-r', 'true'],
+      node: 'node -e 0',
+      util: 'unshare -r true',
+    },
   ]);
 
-  const ours = await waitingParentRss([process.execPath, unshare, '-fp', '--mount-proc', 'sleep', '30']);
+  const ours = await waitingParentRss([
+    process.execPath,
+    unshare,
+    '-fp',
+    '--mount-proc',
+    'sleep',
+    '30',
+  ]);
   const theirs = await waitingParentRss(['/usr/bin/unshare', '-fp', '--mount-proc', 'sleep', '30']);
-  console.log('\nWaiting parent of `-fp --mount-proc sleep 30`, VmRSS of the tool\'s PID');
+  console.log("\nWaiting parent of `-fp --mount-proc sleep 30`, VmRSS of the tool's PID");
   console.log('| tool | VmRSS KiB |\n| --- | ---: |');
   console.log(`| ts-unshare | ${ours} |\n| unshare | ${theirs} |`);
 

@@ -6,15 +6,24 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { asNobody, asUtilLinux, bin, run, type Result } from './helpers.js';
 
 const UNSHARE = '/usr/bin/unshare';
-const ours = (args: string[], opts = {}) => run(process.execPath, [bin('ts-unshare'), ...args], opts);
+const ours = (args: string[], opts = {}) =>
+  run(process.execPath, [bin('ts-unshare'), ...args], opts);
 const theirs = (args: string[], opts = {}) => run(UNSHARE, args, opts);
-const oursAsNobody = (args: string[]) => run(...asNobody([process.execPath, bin('ts-unshare'), ...args]));
+const oursAsNobody = (args: string[]) =>
+  run(...asNobody([process.execPath, bin('ts-unshare'), ...args]));
 const theirsAsNobody = (args: string[]) => run(...asNobody([UNSHARE, ...args]));
 
 /** What a user sees, with our tool's name written as util-linux's. */
@@ -46,18 +55,31 @@ function waitFor(cond: () => boolean, what: string, ms = 10_000): void {
 /** Children of a process, from /proc. */
 function childrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+/** Resolves when a background tool ends, with its exit code or signal. */
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
 
 /** Starts ts-unshare in the background; killed with all its children when the test file ends. */
 const started: ChildProcess[] = [];
 function background(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [bin('ts-unshare'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin('ts-unshare'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.push(child);
   return child;
 }
@@ -75,13 +97,22 @@ after(() => {
 
 describe('the mission examples (issue: foundation)', () => {
   test('-fp --mount-proc: the shell is PID 1 and /proc shows only the new namespace', () => {
-    const r = sameAsUtilLinux(['-fp', '--mount-proc', 'sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"']);
+    const r = sameAsUtilLinux([
+      '-fp',
+      '--mount-proc',
+      'sh',
+      '-c',
+      'echo $$; ls /proc | grep -c "^[0-9]"',
+    ]);
     assert.equal(r.stdout, '1\n3\n');
     assert.equal(r.status, 0);
   });
 
   test('--fork --pid --mount-proc readlink /proc/self prints 1', () => {
-    assert.equal(sameAsUtilLinux(['--fork', '--pid', '--mount-proc', 'readlink', '/proc/self']).stdout, '1\n');
+    assert.equal(
+      sameAsUtilLinux(['--fork', '--pid', '--mount-proc', 'readlink', '/proc/self']).stdout,
+      '1\n',
+    );
   });
 
   test('-u: a hostname set inside stays inside', () => {
@@ -109,7 +140,10 @@ describe('the mission examples (issue: foundation)', () => {
   test('as nobody: -c, -U and -rfp --mount-proc', () => {
     assert.equal(sameAsUtilLinux(['-c', 'id', '-u'], true).stdout, '65534\n');
     assert.equal(sameAsUtilLinux(['-U', 'id', '-u'], true).stdout, '65534\n');
-    assert.equal(sameAsUtilLinux(['-rfp', '--mount-proc', 'sh', '-c', 'echo $$'], true).stdout, '1\n');
+    assert.equal(
+      sameAsUtilLinux(['-rfp', '--mount-proc', 'sh', '-c', 'echo $$'], true).stdout,
+      '1\n',
+    );
   });
 
   test('-n: only the loopback device', () => {
@@ -121,7 +155,12 @@ describe('the mission examples (issue: foundation)', () => {
   test('-m: a tmpfs mounted inside is not visible outside', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts-unshare-m-'));
     try {
-      const r = ours(['-m', 'sh', '-c', `mount -t tmpfs none ${dir} && grep -c " ${dir} " /proc/self/mountinfo`]);
+      const r = ours([
+        '-m',
+        'sh',
+        '-c',
+        `mount -t tmpfs none ${dir} && grep -c " ${dir} " /proc/self/mountinfo`,
+      ]);
       assert.equal(r.stdout, '1\n');
       assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(` ${dir} `));
     } finally {
@@ -138,9 +177,14 @@ describe('the mission examples (issue: foundation)', () => {
   test('without -f the command replaces the tool: same PID, new namespaces seen from outside', () => {
     const child = background(['-uin', 'sleep', '30']);
     const pid = child.pid!;
-    waitFor(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 'sleep to replace ts-unshare');
-    for (const ns of ['uts', 'ipc', 'net']) assert.notEqual(nsInode(pid, ns), nsInode('self', ns), ns);
-    for (const ns of ['mnt', 'pid', 'user']) assert.equal(nsInode(pid, ns), nsInode('self', ns), ns);
+    waitFor(
+      () => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep',
+      'sleep to replace ts-unshare',
+    );
+    for (const ns of ['uts', 'ipc', 'net'])
+      assert.notEqual(nsInode(pid, ns), nsInode('self', ns), ns);
+    for (const ns of ['mnt', 'pid', 'user'])
+      assert.equal(nsInode(pid, ns), nsInode('self', ns), ns);
     killTree(pid);
   });
 });
@@ -171,12 +215,18 @@ describe('errors and exit statuses', () => {
       ['--setgroups=allow', '--map-group=0', 'true'],
     ])
       assert.equal(sameAsUtilLinux(args).status, 1, args.join(' '));
-    assert.equal(ours(['--bogus']).stderr, "ts-unshare: unrecognized option '--bogus'\nTry 'ts-unshare --help' for more information.\n");
+    assert.equal(
+      ours(['--bogus']).stderr,
+      "ts-unshare: unrecognized option '--bogus'\nTry 'ts-unshare --help' for more information.\n",
+    );
   });
 
   test('--monotonic without -T (util-linux 2.38.1 misspells the option as -t)', () => {
     const r = ours(['--monotonic', '5', 'true']);
-    assert.equal(r.stderr, 'ts-unshare: options --monotonic and --boottime require unsharing of a time namespace (-T)\n');
+    assert.equal(
+      r.stderr,
+      'ts-unshare: options --monotonic and --boottime require unsharing of a time namespace (-T)\n',
+    );
     assert.equal(r.status, 1);
     assert.equal(theirs(['--monotonic', '5', 'true']).status, 1);
   });
@@ -196,44 +246,99 @@ describe('everything util-linux unshare does', () => {
   test('--help names ts-unshare and lists every option', () => {
     const r = ours(['--help']);
     assert.equal(r.status, 0);
-    assert.match(r.stdout, /^\nUsage:\n ts-unshare \[options\] \[<program> \[<argument>\.\.\.\]\]\n/);
-    for (const opt of ['--mount[=<file>]', '--kill-child', '--map-users', '--owner', '--clear-env', '--whitelist-env', '--mount-binfmt', '--load-interp'])
+    assert.match(
+      r.stdout,
+      /^\nUsage:\n ts-unshare \[options\] \[<program> \[<argument>\.\.\.\]\]\n/,
+    );
+    for (const opt of [
+      '--mount[=<file>]',
+      '--kill-child',
+      '--map-users',
+      '--owner',
+      '--clear-env',
+      '--whitelist-env',
+      '--mount-binfmt',
+      '--load-interp',
+    ])
       assert.ok(r.stdout.includes(opt), opt);
     assert.match(ours(['-V']).stdout, /^ts-unshare from /);
   });
 
   test('--map-user and --map-group, and the setgroups default they bring', () => {
-    const r = sameAsUtilLinux(['--map-user=5', '--map-group=7', 'sh', '-c', 'id -u; id -g; cat /proc/self/setgroups']);
+    const r = sameAsUtilLinux([
+      '--map-user=5',
+      '--map-group=7',
+      'sh',
+      '-c',
+      'id -u; id -g; cat /proc/self/setgroups',
+    ]);
     assert.equal(r.stdout, '5\n7\ndeny\n');
     assert.equal(sameAsUtilLinux(['--map-user=root', 'id', '-u']).stdout, '0\n');
-    assert.equal(sameAsUtilLinux(['--setgroups=deny', '-U', 'cat', '/proc/self/setgroups']).stdout, 'deny\n');
+    assert.equal(
+      sameAsUtilLinux(['--setgroups=deny', '-U', 'cat', '/proc/self/setgroups']).stdout,
+      'deny\n',
+    );
   });
 
   test('--map-users and --map-groups as root write range maps, punching a hole for the single map', () => {
     const r = ours(['--map-users=1:100000:10', '-r', 'cat', '/proc/self/uid_map']);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0 0 1', '1 100000 10']);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+      ['0 0 1', '1 100000 10'],
+    );
     const all = ours(['--map-users=all', '-r', 'cat', '/proc/self/uid_map']);
-    assert.deepEqual(all.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0 0 1', '1 1 4294967294']);
+    assert.deepEqual(
+      all.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+      ['0 0 1', '1 1 4294967294'],
+    );
     const legacy = ours(['--map-groups=100000,0,65536', 'cat', '/proc/self/gid_map']);
     assert.equal(legacy.stdout.trim().split(/\s+/).join(' '), '0 100000 65536');
-    assert.equal(ours(['--map-users=nonsense', 'true']).stderr, "ts-unshare: invalid mapping 'nonsense'\n");
+    assert.equal(
+      ours(['--map-users=nonsense', 'true']).stderr,
+      "ts-unshare: invalid mapping 'nonsense'\n",
+    );
   });
 
   test('as nobody: range maps through newuidmap/newgidmap from /etc/subuid and /etc/subgid', (t) => {
-    const saved = ['/etc/subuid', '/etc/subgid'].map((f) => [f, existsSync(f) ? readFileSync(f, 'utf8') : null] as const);
+    const saved = ['/etc/subuid', '/etc/subgid'].map(
+      (f) => [f, existsSync(f) ? readFileSync(f, 'utf8') : null] as const,
+    );
     t.after(() => {
-      for (const [f, text] of saved) text === null ? rmSync(f, { force: true }) : writeFileSync(f, text);
+      for (const [f, text] of saved)
+        text === null ? rmSync(f, { force: true }) : writeFileSync(f, text);
     });
     for (const [f, text] of saved) writeFileSync(f, (text ?? '') + 'nobody:300000:65536\n');
-    const norm = (s: string) => s.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
-    const ranges = oursAsNobody(['--map-users=0:300000:65536', '--map-groups=0:300000:65536', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+    const norm = (s: string) =>
+      s
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' '));
+    const ranges = oursAsNobody([
+      '--map-users=0:300000:65536',
+      '--map-groups=0:300000:65536',
+      'cat',
+      '/proc/self/uid_map',
+      '/proc/self/gid_map',
+    ]);
     assert.equal(ranges.status, 0, ranges.stderr);
     assert.deepEqual(norm(ranges.stdout), ['0 300000 65536', '0 300000 65536']);
     const auto = sameAsUtilLinux(['--map-auto', 'cat', '/proc/self/uid_map'], true);
     assert.deepEqual(norm(auto.stdout), ['0 300000 65536']);
     const subids = oursAsNobody(['--map-subids', 'cat', '/proc/self/gid_map']);
     assert.deepEqual(norm(subids.stdout), ['300000 300000 65536']);
-    const withRoot = oursAsNobody(['-r', '--map-users=1:300000:65536', '--map-groups=1:300000:65536', 'cat', '/proc/self/uid_map']);
+    const withRoot = oursAsNobody([
+      '-r',
+      '--map-users=1:300000:65536',
+      '--map-groups=1:300000:65536',
+      'cat',
+      '/proc/self/uid_map',
+    ]);
     assert.deepEqual(norm(withRoot.stdout), ['0 65534 1', '1 300000 65536']);
     const pidns = oursAsNobody(['-rfp', '--mount-proc', '--map-auto', 'sh', '-c', 'echo $$']);
     assert.equal(pidns.stdout, '1\n');
@@ -242,7 +347,14 @@ describe('everything util-linux unshare does', () => {
   test('--propagation: private by default, slave, shared, unchanged', () => {
     // Inside a throwaway mount namespace whose / is shared, so that every mode shows.
     const propagationOf = (tool: string, args: string[]) => {
-      const r = run('/usr/bin/unshare', ['-m', '--propagation', 'unchanged', 'sh', '-c', `mount --make-rshared / && ${tool} -m ${args.join(' ')} cat /proc/self/mountinfo`]);
+      const r = run('/usr/bin/unshare', [
+        '-m',
+        '--propagation',
+        'unchanged',
+        'sh',
+        '-c',
+        `mount --make-rshared / && ${tool} -m ${args.join(' ')} cat /proc/self/mountinfo`,
+      ]);
       const line = r.stdout.split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
       return line.split(' - ')[0].split(' ').slice(6).join(' ').replace(/\d+/g, 'N');
     };
@@ -251,7 +363,12 @@ describe('everything util-linux unshare does', () => {
     assert.equal(propagationOf(ts, ['--propagation', 'slave']), 'master:N');
     assert.equal(propagationOf(ts, ['--propagation', 'shared']), 'shared:N');
     assert.equal(propagationOf(ts, ['--propagation', 'unchanged']), 'shared:N');
-    for (const mode of [[], ['--propagation', 'slave'], ['--propagation', 'shared'], ['--propagation', 'private']])
+    for (const mode of [
+      [],
+      ['--propagation', 'slave'],
+      ['--propagation', 'shared'],
+      ['--propagation', 'private'],
+    ])
       assert.equal(propagationOf(ts, mode), propagationOf(UNSHARE, mode), mode.join(' '));
   });
 
@@ -259,11 +376,17 @@ describe('everything util-linux unshare does', () => {
     assert.equal(sameAsUtilLinux(['-R', '/', '-w', '/tmp', 'pwd']).stdout, '/tmp\n');
     assert.equal(sameAsUtilLinux(['-R', '/', 'pwd']).stdout, '/\n');
     assert.equal(sameAsUtilLinux(['-w', '/nonexistent-dir', 'pwd']).status, 1);
-    assert.equal(sameAsUtilLinux(['-R', '/', '-fp', '--mount-proc', 'readlink', '/proc/self']).stdout, '1\n');
+    assert.equal(
+      sameAsUtilLinux(['-R', '/', '-fp', '--mount-proc', 'readlink', '/proc/self']).stdout,
+      '1\n',
+    );
   });
 
   test('--setuid and --setgid, last, dropping supplementary groups', () => {
-    assert.equal(sameAsUtilLinux(['-S', '1', '-G', '1', 'id']).stdout, 'uid=1(daemon) gid=1(daemon) groups=1(daemon)\n');
+    assert.equal(
+      sameAsUtilLinux(['-S', '1', '-G', '1', 'id']).stdout,
+      'uid=1(daemon) gid=1(daemon) groups=1(daemon)\n',
+    );
   });
 
   test('--keep-caps raises the user namespace capabilities into the ambient set', () => {
@@ -275,11 +398,22 @@ describe('everything util-linux unshare does', () => {
   });
 
   test('-T with --monotonic and --boottime offsets, with and without -f', () => {
-    const r = sameAsUtilLinux(['-T', '--monotonic', '1000', '--boottime', '-5', 'cat', '/proc/self/timens_offsets']);
+    const r = sameAsUtilLinux([
+      '-T',
+      '--monotonic',
+      '1000',
+      '--boottime',
+      '-5',
+      'cat',
+      '/proc/self/timens_offsets',
+    ]);
     assert.match(r.stdout, /monotonic\s+1000\s+0\nboottime\s+-5\s+0/);
     const up = ours(['-T', '--boottime', '300000000', '-f', 'cat', '/proc/uptime']);
     assert.ok(Number(up.stdout.split(' ')[0]) > 300000000, up.stdout);
-    assert.equal(ours(['-T', '--monotonic', 'abc', 'true']).stderr, "ts-unshare: failed to parse monotonic offset: 'abc'\n");
+    assert.equal(
+      ours(['-T', '--monotonic', 'abc', 'true']).stderr,
+      "ts-unshare: failed to parse monotonic offset: 'abc'\n",
+    );
   });
 
   test('persistent namespaces: --uts=FILE keeps it alive; a failure leaves no bind behind', (t) => {
@@ -300,7 +434,10 @@ describe('everything util-linux unshare does', () => {
       run('umount', [uts]);
       // The net bind fails (no such file): the uts bind made before it must not stay.
       const r = ours([...fork, `--uts=${uts}`, '--net=/nonexistent-ns-file', 'true']);
-      assert.match(r.stderr, /^ts-unshare: mount \/proc\/\d+\/ns\/net on \/nonexistent-ns-file failed: No such file or directory\n$/);
+      assert.match(
+        r.stderr,
+        /^ts-unshare: mount \/proc\/\d+\/ns\/net on \/nonexistent-ns-file failed: No such file or directory\n$/,
+      );
       assert.equal(r.status, 1);
       assert.ok(!mounted(uts), `nothing left after failure with ${fork}`);
     }
@@ -312,8 +449,23 @@ describe('everything util-linux unshare does', () => {
 
   test('--clear-env and --whitelist-env', () => {
     const env = { ...process.env, UL_TEST_ENV: 'foo', UL_TEST_ENV1: 'foo', UL_TEST_ENV2: 'bar' };
-    assert.equal(ours(['--clear-env', '/bin/sh', '-c', 'echo "${UL_TEST_ENV:-CLEARED}"'], { env }).stdout, 'CLEARED\n');
-    assert.equal(ours(['--whitelist-env', 'UL_TEST_ENV1,PATH', 'sh', '-c', 'echo "${UL_TEST_ENV1}${UL_TEST_ENV2}"'], { env }).stdout, 'foo\n');
+    assert.equal(
+      ours(['--clear-env', '/bin/sh', '-c', 'echo "${UL_TEST_ENV:-CLEARED}"'], { env }).stdout,
+      'CLEARED\n',
+    );
+    assert.equal(
+      ours(
+        [
+          '--whitelist-env',
+          'UL_TEST_ENV1,PATH',
+          'sh',
+          '-c',
+          'echo "${UL_TEST_ENV1}${UL_TEST_ENV2}"',
+        ],
+        { env },
+      ).stdout,
+      'foo\n',
+    );
   });
 
   test('--owner makes the given user own the new user namespace', () => {
@@ -348,18 +500,28 @@ describe('the waiting parent', () => {
     killTree(pid);
   });
 
-  test('SIGINT and SIGTERM do not stop it; the exit code is the child\'s', async () => {
+  test("SIGINT and SIGTERM do not stop it; the exit code is the child's", async () => {
     const child = background(['-f', 'sh', '-c', 'sleep 1; exit 3']);
-    waitFor(() => existsSync(`/proc/${child.pid}/exe`) && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    waitFor(
+      () =>
+        existsSync(`/proc/${child.pid}/exe`) &&
+        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
+      'the waiter',
+    );
     process.kill(child.pid!, 'SIGINT');
     process.kill(child.pid!, 'SIGTERM');
-    const [code] = (await new Promise((r) => child.once('exit', (...a) => r(a)))) as [number];
+    const { code } = await exited(child);
     assert.equal(code, 3);
   });
 
   test('--forward-signals passes SIGTERM on; the tool dies by the same signal', async () => {
     const child = background(['-fp', '--forward-signals', 'sleep', '30']);
-    waitFor(() => childrenOf(child.pid!).length > 0 && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    waitFor(
+      () =>
+        childrenOf(child.pid!).length > 0 &&
+        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
+      'the waiter',
+    );
     const [sleeper] = childrenOf(child.pid!);
     waitFor(() => readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim() === 'sleep', 'sleep');
     process.kill(child.pid!, 'SIGTERM');
@@ -368,24 +530,39 @@ describe('the waiting parent', () => {
     assert.ok(alive(sleeper) && alive(child.pid!));
     killTree(child.pid!);
     const plain = background(['--forward-signals', 'sleep', '30']);
-    waitFor(() => childrenOf(plain.pid!).length > 0 && readlinkSync(`/proc/${plain.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    waitFor(
+      () =>
+        childrenOf(plain.pid!).length > 0 &&
+        readlinkSync(`/proc/${plain.pid}/exe`).endsWith('ns-waiter'),
+      'the waiter',
+    );
     const [kid] = childrenOf(plain.pid!);
     waitFor(() => readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep', 'sleep');
     process.kill(plain.pid!, 'SIGTERM');
-    const [, sig] = (await new Promise((r) => plain.once('exit', (...a) => r(a)))) as [number, string];
+    const { signal: sig } = await exited(plain);
     assert.equal(sig, 'SIGTERM');
   });
 
   test('--kill-child: the child dies with the tool', async () => {
     const child = background(['--kill-child', 'sleep', '30']);
-    waitFor(() => childrenOf(child.pid!).length > 0 && readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    waitFor(
+      () =>
+        childrenOf(child.pid!).length > 0 &&
+        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
+      'the waiter',
+    );
     const [sleeper] = childrenOf(child.pid!);
     process.kill(child.pid!, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
     waitFor(() => !alive(sleeper), 'the child to die');
     // Without --kill-child the child outlives the tool.
     const other = background(['-f', 'sleep', '30']);
-    waitFor(() => childrenOf(other.pid!).length > 0 && readlinkSync(`/proc/${other.pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    waitFor(
+      () =>
+        childrenOf(other.pid!).length > 0 &&
+        readlinkSync(`/proc/${other.pid}/exe`).endsWith('ns-waiter'),
+      'the waiter',
+    );
     const [survivor] = childrenOf(other.pid!);
     process.kill(other.pid!, 'SIGKILL');
     await new Promise((r) => other.once('exit', r));

@@ -19,7 +19,11 @@ async function loadYargs(): Promise<Yargs> {
   }
 }
 
-export async function printCompletion(prog: string, specs: OptionSpec[], argv: string[]): Promise<void> {
+export async function printCompletion(
+  prog: string,
+  specs: OptionSpec[],
+  argv: string[],
+): Promise<void> {
   const yargs = await loadYargs();
   let y = yargs(argv).scriptName(prog).help(false).version(false).completion('completion', false);
   for (const s of specs)

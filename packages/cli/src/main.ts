@@ -23,7 +23,8 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
     }
     if (err instanceof ToolError || (err instanceof Error && 'nsWhat' in err)) {
       process.stderr.write(`${prog}: ${err.message}\n`);
-      const status = (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as ToolError).status;
+      const status =
+        (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as ToolError).status;
       process.exit(status ?? 1);
     }
     if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
@@ -47,7 +48,7 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
  */
 export function writeOut(text: string): void {
   const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) {
+  for (let off = 0; off < buf.length;) {
     try {
       off += fs.writeSync(1, buf, off);
     } catch (err) {

@@ -49,7 +49,8 @@ function findLong(specs: OptionSpec[], word: string): OptionSpec {
   if (matches.length === 1) return matches[0];
   if (matches.length > 1)
     throw new UsageError(
-      `option '--${word}' is ambiguous; possibilities:` + matches.map((s) => ` '--${s.name}'`).join(''),
+      `option '--${word}' is ambiguous; possibilities:` +
+        matches.map((s) => ` '--${s.name}'`).join(''),
     );
   throw new UsageError(`unrecognized option '--${word}'`);
 }
@@ -72,7 +73,8 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
       if (spec.arg === 'none' && value !== undefined)
         throw new UsageError(`option '--${spec.name}' doesn't allow an argument`);
       if (spec.arg === 'required' && value === undefined) {
-        if (i + 1 >= argv.length) throw new UsageError(`option '--${spec.name}' requires an argument`);
+        if (i + 1 >= argv.length)
+          throw new UsageError(`option '--${spec.name}' requires an argument`);
         value = argv[++i];
       }
       words.push(value === undefined ? `--${spec.name}` : `--${spec.name}=${value}`);
@@ -146,8 +148,7 @@ export function formatHelp(
     if (group !== undefined && s.group !== group) lines.push('');
     group = s.group;
     const arg = s.argName ? (s.arg === 'optional' ? `[=${s.argName}]` : ` ${s.argName}`) : '';
-    const label =
-      s.label ?? (s.short ? `-${s.short}, --${s.name}${arg}` : `--${s.name}${arg}`);
+    const label = s.label ?? (s.short ? `-${s.short}, --${s.name}${arg}` : `--${s.name}${arg}`);
     const [first, ...more] = Array.isArray(s.desc) ? s.desc : [s.desc];
     const left = ` ${label}`;
     if (left.length < width) lines.push(left.padEnd(width) + first);

@@ -21,7 +21,13 @@ export const OPTIONS: OptionSpec[] = [
   ns('C', 'cgroup', 'unshare cgroup namespace'),
   ns('T', 'time', 'unshare time namespace'),
 
-  { name: 'mount-proc', arg: 'optional', argName: '<dir>', group: 2, desc: 'mount proc filesystem first (implies --mount)' },
+  {
+    name: 'mount-proc',
+    arg: 'optional',
+    argName: '<dir>',
+    group: 2,
+    desc: 'mount proc filesystem first (implies --mount)',
+  },
   {
     name: 'mount-binfmt',
     arg: 'optional',
@@ -44,11 +50,39 @@ export const OPTIONS: OptionSpec[] = [
     label: '--propagation slave|shared|private|unchanged',
     desc: 'modify mount propagation in mount namespace',
   },
-  { name: 'root', short: 'R', arg: 'required', argName: '<dir>', group: 2, desc: 'run the command with root directory set to <dir>' },
-  { name: 'wd', short: 'w', arg: 'required', argName: '<dir>', group: 2, desc: 'change working directory to <dir>' },
+  {
+    name: 'root',
+    short: 'R',
+    arg: 'required',
+    argName: '<dir>',
+    group: 2,
+    desc: 'run the command with root directory set to <dir>',
+  },
+  {
+    name: 'wd',
+    short: 'w',
+    arg: 'required',
+    argName: '<dir>',
+    group: 2,
+    desc: 'change working directory to <dir>',
+  },
 
-  { name: 'setuid', short: 'S', arg: 'required', argName: '<uid>', group: 3, desc: 'set uid in entered namespace' },
-  { name: 'setgid', short: 'G', arg: 'required', argName: '<gid>', group: 3, desc: 'set gid in entered namespace' },
+  {
+    name: 'setuid',
+    short: 'S',
+    arg: 'required',
+    argName: '<uid>',
+    group: 3,
+    desc: 'set uid in entered namespace',
+  },
+  {
+    name: 'setgid',
+    short: 'G',
+    arg: 'required',
+    argName: '<gid>',
+    group: 3,
+    desc: 'set gid in entered namespace',
+  },
   {
     name: 'map-user',
     arg: 'required',
@@ -63,7 +97,13 @@ export const OPTIONS: OptionSpec[] = [
     group: 3,
     desc: 'map current group to gid (implies --user)',
   },
-  { name: 'map-root-user', short: 'r', arg: 'none', group: 3, desc: 'map current user to root (implies --user)' },
+  {
+    name: 'map-root-user',
+    short: 'r',
+    arg: 'none',
+    group: 3,
+    desc: 'map current user to root (implies --user)',
+  },
   {
     name: 'map-current-user',
     short: 'c',
@@ -71,12 +111,17 @@ export const OPTIONS: OptionSpec[] = [
     group: 3,
     desc: 'map current user to itself (implies --user)',
   },
-  { name: 'map-auto', arg: 'none', group: 3, desc: 'map users and groups automatically (implies --user)' },
+  {
+    name: 'map-auto',
+    arg: 'none',
+    group: 3,
+    desc: 'map users and groups automatically (implies --user)',
+  },
   {
     name: 'map-subids',
     arg: 'none',
     group: 3,
-    desc: 'map users and groups based on current user\'s subuid/subgid (implies --user)',
+    desc: "map users and groups based on current user's subuid/subgid (implies --user)",
   },
   {
     name: 'map-users',
@@ -124,7 +169,12 @@ export const OPTIONS: OptionSpec[] = [
     label: '--setgroups allow|deny',
     desc: 'control the setgroups syscall in user namespaces',
   },
-  { name: 'keep-caps', arg: 'none', group: 5, desc: 'retain capabilities granted in user namespaces' },
+  {
+    name: 'keep-caps',
+    arg: 'none',
+    group: 5,
+    desc: 'retain capabilities granted in user namespaces',
+  },
 
   {
     name: 'monotonic',
@@ -140,7 +190,12 @@ export const OPTIONS: OptionSpec[] = [
     group: 6,
     desc: 'set clock boottime offset (seconds) in time namespaces',
   },
-  { name: 'clear-env', arg: 'none', group: 6, desc: 'clear the environment before launching <program>' },
+  {
+    name: 'clear-env',
+    arg: 'none',
+    group: 6,
+    desc: 'clear the environment before launching <program>',
+  },
   {
     name: 'whitelist-env',
     arg: 'required',

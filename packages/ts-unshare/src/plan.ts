@@ -63,7 +63,8 @@ function parseNumberId(text: string, kind: 'uid' | 'gid'): number {
 }
 
 function parseOffset(text: string, clock: string): bigint {
-  if (!/^[-+]?\d+$/.test(text.trim())) throw new ToolError(`failed to parse ${clock} offset: '${text}'`);
+  if (!/^[-+]?\d+$/.test(text.trim()))
+    throw new ToolError(`failed to parse ${clock} offset: '${text}'`);
   return BigInt(text.trim());
 }
 
@@ -103,11 +104,12 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
     else if (name === 'map-user') mapUser = resolveId(str(o['map-user'])!, 'uid');
     else if (name === 'map-group') mapGroup = resolveId(str(o['map-group'])!, 'gid');
   }
-  const ranges = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v ? [String(v)] : []);
+  const ranges = (v: unknown): string[] =>
+    Array.isArray(v) ? v.map(String) : v ? [String(v)] : [];
   const userRanges = ranges(o['map-users']).map((t) => parseRange(t, 'uid'));
   const groupRanges = ranges(o['map-groups']).map((t) => parseRange(t, 'gid'));
-  if (o['map-auto']) userRanges.push('auto'), groupRanges.push('auto');
-  if (o['map-subids']) userRanges.push('subids'), groupRanges.push('subids');
+  if (o['map-auto']) (userRanges.push('auto'), groupRanges.push('auto'));
+  if (o['map-subids']) (userRanges.push('subids'), groupRanges.push('subids'));
 
   let owner: Request['owner'];
   if (o.owner !== undefined) {
@@ -117,7 +119,8 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
   }
 
   let loadInterp = str(o['load-interp']);
-  let mountBinfmt = o['mount-binfmt'] !== undefined || loadInterp ? str(o['mount-binfmt']) || '' : undefined;
+  let mountBinfmt =
+    o['mount-binfmt'] !== undefined || loadInterp ? str(o['mount-binfmt']) || '' : undefined;
   let mountProc = o['mount-proc'] !== undefined ? str(o['mount-proc']) || '/proc' : undefined;
   if (mountBinfmt === '') {
     // Without a directory, --mount-binfmt also mounts /proc to hold the default one.
@@ -139,7 +142,8 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
 
   const monotonicText = str(o.monotonic);
   const boottimeText = str(o.boottime);
-  const monotonic = monotonicText !== undefined ? parseOffset(monotonicText, 'monotonic') : undefined;
+  const monotonic =
+    monotonicText !== undefined ? parseOffset(monotonicText, 'monotonic') : undefined;
   const boottime = boottimeText !== undefined ? parseOffset(boottimeText, 'boottime') : undefined;
   if ((monotonic !== undefined || boottime !== undefined) && !namespaces.has('time'))
     throw new ToolError(
@@ -230,7 +234,11 @@ export function plan(r: Request): Plan {
   // Node is multithreaded: a new user namespace, a fork, or a /proc for a new
   // PID namespace need a child; so do bind targets that a new mount namespace would hide.
   const child =
-    r.fork || user || r.owner !== undefined || (pid && r.mountProc !== undefined) || (binds.length > 0 && mnt);
+    r.fork ||
+    user ||
+    r.owner !== undefined ||
+    (pid && r.mountProc !== undefined) ||
+    (binds.length > 0 && mnt);
 
   const steps: Step[] = [];
   let cloneFlags = 0;
@@ -246,7 +254,8 @@ export function plan(r: Request): Plan {
     steps.push({ op: 'setresgid', gid: r.owner.gid, what: 'setgid() failed' });
     steps.push({ op: 'setresuid', uid: r.owner.uid, what: 'setuid() failed' });
   }
-  if (child && unshareFlags) steps.push({ op: 'unshare', flags: unshareFlags, what: 'unshare failed' });
+  if (child && unshareFlags)
+    steps.push({ op: 'unshare', flags: unshareFlags, what: 'unshare failed' });
   if (child && r.killChild !== undefined)
     steps.push({ op: 'pdeathsig', signal: r.killChild, parentPidfd: -1, what: 'prctl failed' });
   const offsets = [];
@@ -264,7 +273,13 @@ export function plan(r: Request): Plan {
   if (user) {
     const ranges = r.userRanges.length > 0 || r.groupRanges.length > 0;
     parent.uidMap = idMap(r.mapUser, process.geteuid!(), r.userRanges, 'uid', ranges || !!r.owner);
-    parent.gidMap = idMap(r.mapGroup, process.getegid!(), r.groupRanges, 'gid', ranges || !!r.owner);
+    parent.gidMap = idMap(
+      r.mapGroup,
+      process.getegid!(),
+      r.groupRanges,
+      'gid',
+      ranges || !!r.owner,
+    );
     parent.setgroups = r.setgroups ?? (r.mapGroup !== undefined && !ranges ? 'deny' : undefined);
   }
   if (child && (user || parent.binds.length > 0)) steps.push({ op: 'sync-parent' });
@@ -286,11 +301,26 @@ export function plan(r: Request): Plan {
       what: 'cannot change root filesystem propagation',
     });
   const binfmtFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  const binfmtEarly = r.loadInterp !== undefined && r.root !== undefined && interpFlags(r.loadInterp).includes('F');
+  const binfmtEarly =
+    r.loadInterp !== undefined && r.root !== undefined && interpFlags(r.loadInterp).includes('F');
   const binfmtSteps = (dir: string): Step[] => [
-    { op: 'mount', source: 'binfmt_misc', target: dir, fstype: 'binfmt_misc', flags: binfmtFlags, what: `mount ${dir} failed` },
+    {
+      op: 'mount',
+      source: 'binfmt_misc',
+      target: dir,
+      fstype: 'binfmt_misc',
+      flags: binfmtFlags,
+      what: `mount ${dir} failed`,
+    },
     ...(r.loadInterp
-      ? [{ op: 'write-file' as const, path: `${dir}/register`, text: r.loadInterp, what: `write failed ${dir}/register` }]
+      ? [
+          {
+            op: 'write-file' as const,
+            path: `${dir}/register`,
+            text: r.loadInterp,
+            what: `write failed ${dir}/register`,
+          },
+        ]
       : []),
   ];
   if (binfmtEarly) steps.push(...binfmtSteps('/proc/sys/fs/binfmt_misc'));
@@ -298,7 +328,8 @@ export function plan(r: Request): Plan {
     steps.push({ op: 'chroot', path: r.root, what: `cannot change root directory to '${r.root}'` });
     if (r.wd === undefined) steps.push({ op: 'chdir', path: '/', what: "cannot chdir to '/'" });
   }
-  if (r.wd !== undefined) steps.push({ op: 'chdir', path: r.wd, what: `cannot chdir to '${r.wd}'` });
+  if (r.wd !== undefined)
+    steps.push({ op: 'chdir', path: r.wd, what: `cannot chdir to '${r.wd}'` });
   if (r.mountProc !== undefined) {
     if (r.root === undefined && r.propagationGiven && r.propagation !== MS_REC + MS_PRIVATE)
       steps.push({
@@ -323,8 +354,10 @@ export function plan(r: Request): Plan {
     steps.push({ op: 'setgroups', what: 'setgroups failed' });
     steps.push({ op: 'setresgid', gid: r.setgid, what: 'setgid() failed' });
   }
-  if (r.setuid !== undefined) steps.push({ op: 'setresuid', uid: r.setuid, what: 'setuid() failed' });
-  if (r.keepCaps && user) steps.push({ op: 'ambient-caps', what: 'cannot set ambient capabilities' });
+  if (r.setuid !== undefined)
+    steps.push({ op: 'setresuid', uid: r.setuid, what: 'setuid() failed' });
+  if (r.keepCaps && user)
+    steps.push({ op: 'ambient-caps', what: 'cannot set ambient capabilities' });
   steps.push({ op: 'keep-fd', fd: 0 }, { op: 'keep-fd', fd: 1 }, { op: 'keep-fd', fd: 2 });
   steps.push({
     op: 'exec',
@@ -333,7 +366,15 @@ export function plan(r: Request): Plan {
     env: r.env,
     what: r.programName,
   });
-  return { child, cloneFlags, unshareFlags, steps, parent, forwardSignals: r.forwardSignals, killChild: r.killChild };
+  return {
+    child,
+    cloneFlags,
+    unshareFlags,
+    steps,
+    parent,
+    forwardSignals: r.forwardSignals,
+    killChild: r.killChild,
+  };
 }
 
 function interpFlags(rule: string): string {

@@ -39,7 +39,12 @@ function bindAll(pid: number | 'self', binds: ParentWork['binds']): string[] {
       mount(source, b.target, null, MS_BIND);
     } catch (e) {
       unbindAll(done);
-      throw new NsError(`mount ${source} on ${b.target} failed`, (e as NsError).errno, 'mount', b.target);
+      throw new NsError(
+        `mount ${source} on ${b.target} failed`,
+        (e as NsError).errno,
+        'mount',
+        b.target,
+      );
     }
     done.push(b.target);
   }
@@ -60,7 +65,9 @@ function unbindAll(targets: string[]): void {
 function runIdmapHelper(helper: string, pid: number, ranges: IdRange[]): void {
   const args = [String(pid), ...ranges.flatMap((r) => [r.inner, r.outer, r.count].map(String))];
   // child_process is loaded here only: the common path should not pay for it.
-  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const { spawnSync } = createRequire(import.meta.url)(
+    'node:child_process',
+  ) as typeof import('node:child_process');
   const result = spawnSync(helper, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error) {
     const errno = Math.abs((result.error as NodeJS.ErrnoException).errno ?? 2);
@@ -104,7 +111,9 @@ export function run(plan: Plan): void {
       runHere(steps);
     } catch (e) {
       const failed = steps.indexOf((e as NsError).step!);
-      unbindAll(binds.filter((b) => steps.indexOf(b) < failed).map((b) => (b as { target: string }).target));
+      unbindAll(
+        binds.filter((b) => steps.indexOf(b) < failed).map((b) => (b as { target: string }).target),
+      );
       throw e;
     }
   }

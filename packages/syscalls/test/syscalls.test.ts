@@ -1,0 +1,131 @@
+/** @ns/syscalls used as a Node program would: real namespaces, checked from outside. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  CLONE_NEWNET,
+  CLONE_NEWPID,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
+  ExecError,
+  NAMESPACES,
+  NsError,
+  cloneFlags,
+  closeFd,
+  execStep,
+  execPaths,
+  keepFds,
+  namespacesOf,
+  nsGetType,
+  nsGetUserns,
+  nsGetParent,
+  openNamespace,
+  pidfdOpen,
+  spawn,
+  strerror,
+  waitChild,
+} from '@ns/syscalls';
+
+test('the namespace table has the eight types in util-linux order', () => {
+  assert.deepEqual(
+    NAMESPACES.map((n) => n.type),
+    ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'],
+  );
+  assert.equal(cloneFlags(['uts', 'net']), CLONE_NEWUTS | CLONE_NEWNET);
+});
+
+test('namespacesOf reads inodes that readlink agrees with', () => {
+  const mine = namespacesOf('self');
+  for (const ns of NAMESPACES)
+    assert.equal(
+      readlinkSync(`/proc/self/ns/${ns.file}`),
+      `${ns.type === 'mnt' ? 'mnt' : ns.type}:[${mine[ns.type]!.inode}]`,
+    );
+});
+
+test('spawn runs a program in new namespaces; the parent sees them from outside', () => {
+  const child = spawn([...keepFds(), execStep(['sleep', '5'])], {
+    cloneFlags: CLONE_NEWUTS | CLONE_NEWNET,
+  });
+  try {
+    const theirs = namespacesOf(child.pid);
+    const mine = namespacesOf('self');
+    assert.notEqual(theirs.uts!.inode, mine.uts!.inode);
+    assert.notEqual(theirs.net!.inode, mine.net!.inode);
+    assert.equal(theirs.mnt!.inode, mine.mnt!.inode);
+  } finally {
+    process.kill(child.pid, 'SIGKILL');
+    assert.deepEqual(waitChild(child.pid), { signal: 9 });
+    closeFd(child.pidfd);
+  }
+});
+
+test('a user namespace with maps written by the parent at the sync step', () => {
+  const child = spawn(
+    [{ op: 'sync-parent' }, ...keepFds(), execStep(['sh', '-c', 'exit $(id -u)'])],
+    {
+      cloneFlags: CLONE_NEWUSER | CLONE_NEWPID,
+      onSync: (c) => {
+        const proc = `/proc/${c.pid}`;
+        spawnSync('sh', ['-c', `echo deny > ${proc}/setgroups; echo '7 0 1' > ${proc}/uid_map`]);
+      },
+    },
+  );
+  assert.deepEqual(waitChild(child.pid), { code: 7 });
+  closeFd(child.pidfd);
+});
+
+test('a failing step is an NsError naming what failed; a missing program an ExecError with 127', () => {
+  assert.throws(
+    () =>
+      spawn([
+        { op: 'chdir', path: '/nonexistent', what: "cannot chdir to '/nonexistent'" },
+        execStep(['true']),
+      ]),
+    (e: unknown) =>
+      e instanceof NsError &&
+      e.message === "cannot chdir to '/nonexistent': No such file or directory" &&
+      e.code === 'ENOENT',
+  );
+  assert.throws(
+    () => spawn([execStep(['/nonexistent-program'])]),
+    (e: unknown) => e instanceof ExecError && e.exitStatus === 127,
+  );
+  assert.equal(strerror(1), 'Operation not permitted');
+});
+
+test('NS_GET_* ioctls: type, owner and parent of namespaces', () => {
+  const fd = openNamespace('/proc/self/ns/uts');
+  try {
+    assert.equal(nsGetType(fd), CLONE_NEWUTS);
+    const owner = nsGetUserns(fd);
+    assert.equal(nsGetType(owner), CLONE_NEWUSER);
+    closeFd(owner);
+    // The initial user namespace has no parent.
+    const user = openNamespace('/proc/self/ns/user');
+    assert.throws(
+      () => nsGetParent(user),
+      (e: unknown) => e instanceof NsError && e.code === 'EPERM',
+    );
+    closeFd(user);
+  } finally {
+    closeFd(fd);
+  }
+});
+
+test('pidfdOpen names a live process and fails for a missing one', () => {
+  const fd = pidfdOpen(process.pid);
+  assert.match(readlinkSync(`/proc/self/fd/${fd}`), /pidfd/);
+  closeFd(fd);
+  assert.throws(
+    () => pidfdOpen(2 ** 22 + 1),
+    (e: unknown) => e instanceof NsError && e.code === 'ESRCH',
+  );
+});
+
+test('execPaths searches PATH like execvp', () => {
+  assert.deepEqual(execPaths('ls', '/a:/b'), ['/a/ls', '/b/ls']);
+  assert.deepEqual(execPaths('./x', '/a'), ['./x']);
+  assert.ok(readFileSync('/proc/self/status', 'utf8').includes('Threads'));
+});

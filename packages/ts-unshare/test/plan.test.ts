@@ -1,0 +1,80 @@
+/** The option-to-plan logic of ts-unshare, without running anything. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseArgs } from '@ns/cli';
+import {
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWTIME,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
+} from '@ns/syscalls';
+import { OPTIONS } from '../src/options.js';
+import { plan, readRequest } from '../src/plan.js';
+import { parseRange } from '../src/idmap.js';
+import { parseSignal } from '../src/signals.js';
+
+const planOf = (...argv: string[]) => plan(readRequest(parseArgs(OPTIONS, argv)));
+const ops = (p: ReturnType<typeof planOf>) => p.steps.map((s) => s.op);
+
+test('-u alone runs in place: unshare and exec in this thread', () => {
+  const p = planOf('-u', 'hostname');
+  assert.equal(p.child, false);
+  assert.equal(p.unshareFlags, CLONE_NEWUTS);
+  assert.deepEqual(ops(p), ['keep-fd', 'keep-fd', 'keep-fd', 'exec']);
+});
+
+test('-fp --mount-proc clones into new PID and mount namespaces, private / then proc', () => {
+  const p = planOf('-fp', '--mount-proc', 'sh');
+  assert.equal(p.child, true);
+  assert.equal(p.cloneFlags, CLONE_NEWPID | CLONE_NEWNS);
+  const mounts = p.steps
+    .filter((s) => s.op === 'mount')
+    .map((s) => (s as { target: string }).target);
+  assert.deepEqual(mounts, ['/', '/proc']);
+});
+
+test('-r: a child in a new user namespace, maps 0 to our ids, setgroups denied', () => {
+  const p = planOf('-r', 'id');
+  assert.equal(p.child, true);
+  assert.equal(p.cloneFlags, CLONE_NEWUSER);
+  assert.deepEqual(p.parent.uidMap, [{ inner: 0, outer: process.geteuid!(), count: 1 }]);
+  assert.equal(p.parent.setgroups, 'deny');
+  assert.ok(ops(p).includes('sync-parent'));
+});
+
+test('the time namespace is unshared in the child so offsets can be written first', () => {
+  const p = planOf('-T', '--monotonic', '5', '-f', 'true');
+  assert.equal(p.cloneFlags & CLONE_NEWTIME, 0);
+  assert.deepEqual(ops(p).slice(0, 2), ['unshare', 'write-file']);
+});
+
+test('the last of -r, -c and --map-user wins', () => {
+  assert.deepEqual(planOf('-r', '--map-user=5', 'true').parent.uidMap, [
+    { inner: 5, outer: process.geteuid!(), count: 1 },
+  ]);
+  assert.deepEqual(planOf('--map-user=5', '-r', 'true').parent.uidMap, [
+    { inner: 0, outer: process.geteuid!(), count: 1 },
+  ]);
+});
+
+test('ranges: colon and legacy comma forms, keywords, errors', () => {
+  assert.deepEqual(parseRange('1:100000:10', 'uid'), { inner: 1, outer: 100000, count: 10 });
+  assert.deepEqual(parseRange('100000,1,10', 'uid'), { inner: 1, outer: 100000, count: 10 });
+  assert.equal(parseRange('auto', 'gid'), 'auto');
+  assert.throws(() => parseRange('1:2', 'uid'), /invalid mapping '1:2'/);
+});
+
+test('signal names as util-linux takes them', () => {
+  assert.equal(parseSignal('SIGKILL'), 9);
+  assert.equal(parseSignal('term'), 15);
+  assert.equal(parseSignal('RTMIN+2'), 36);
+  assert.equal(parseSignal('rtmax-1'), 63);
+  assert.throws(() => parseSignal('9'), /unknown signal: 9/);
+  assert.throws(() => parseSignal('FOO'), /unknown signal: FOO/);
+});
+
+test('short namespace options take no file; the long ones take it attached', () => {
+  const p = parseArgs(OPTIONS, ['-uin', '--net=/run/x', 'true']);
+  assert.deepEqual(p.options, { uts: '', ipc: '', net: '/run/x' });
+});
