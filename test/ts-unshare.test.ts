@@ -175,7 +175,7 @@ describe('the mission examples (issue: foundation)', () => {
   });
 
   test('without -f the command replaces the tool: same PID, new namespaces seen from outside', () => {
-    const child = background(['-uin', 'sleep', '30']);
+    const child = background(['-uinC', 'sleep', '30']);
     const pid = child.pid!;
     waitFor(
       () => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep',
@@ -484,6 +484,25 @@ describe('everything util-linux unshare does', () => {
     const r = ours(['--mount-binfmt', '-fp', 'sh', '-c', 'ls /proc/sys/fs/binfmt_misc']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /register/);
+  });
+});
+
+describe('binfmt_misc and help layout', () => {
+  test('--load-interp registers an interpreter in the namespace binfmt_misc', () => {
+    const r = ours([
+      '-r',
+      '--load-interp=:tsx:E::tstx::/bin/sh:',
+      '-fp',
+      'cat',
+      '/proc/sys/fs/binfmt_misc/tsx',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^enabled\ninterpreter \/bin\/sh\n/);
+  });
+
+  test('--help lays the namespace options out exactly as util-linux does', () => {
+    const block = (text: string) => text.split('\n').filter((l) => /^ -[muinpUCT], /.test(l));
+    assert.deepEqual(block(ours(['--help']).stdout), block(theirs(['--help']).stdout));
   });
 });
 

@@ -139,7 +139,7 @@ export function formatHelp(
   prog: string,
   specs: OptionSpec[],
   head: { usage: string; about: string },
-  width = 26,
+  width = 27,
 ): string {
   const lines = ['', 'Usage:', ` ${prog} ${head.usage}`, '', head.about, '', 'Options:'];
   let group: number | undefined;
