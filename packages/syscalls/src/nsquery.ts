@@ -7,7 +7,9 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getLibc } from './native.js';
+import { namespaceByFlag, type NamespaceType } from './namespaces.js';
 import {
+  NS_GET_NSTYPE,
   NS_GET_OWNER_UID,
   NS_GET_PARENT,
   NS_GET_USERNS,
@@ -230,4 +232,20 @@ export function nsAncestors(path: string, kind: 'parent' | 'owner'): NsAncestor[
   }
   closeSync(fd);
   return out;
+}
+
+/** NS_GET_NSTYPE of the namespace at path, as its /proc/PID/ns name; undefined if unknown. */
+export function nsTypeOf(path: string): NamespaceType | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const flag = getLibc().ioctl(fd, NS_GET_NSTYPE) as number;
+    return flag < 0 ? undefined : namespaceByFlag(flag)?.type;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -234,7 +234,8 @@ async function scanDescriptors(
   byId: Map<number, Namespace>,
   add: (type: string, id: number, openPath: string) => void,
 ): Promise<void> {
-  const seenSockets = new Set<string>();
+  const seenSockets = new Set<number>();
+  const nsfsDev = statSync('/proc/self/ns/user').dev;
   const wantNet = opt.types.has('net');
   for (const p of list) {
     if (p.pid !== p.tgid) continue;
@@ -247,40 +248,42 @@ async function scanDescriptors(
     }
     let holder: import('@ns/syscalls').ProcessFds | undefined;
     for (const fd of fds) {
-      let link: string;
+      const path = `${dir}/${fd}`;
+      let st;
       try {
-        link = readlinkSync(`${dir}/${fd}`);
+        st = statSync(path);
       } catch {
-        continue;
+        continue; // closed meanwhile, or not ours to see
       }
-      if (link.startsWith('socket:[')) {
-        if (!wantNet || seenSockets.has(link)) continue;
-        seenSockets.add(link);
+      if (st.dev === nsfsDev) {
+        if (byId.has(st.ino)) continue;
+        // readlink names the type unless the file it was opened from is gone
+        const m = LINK.exec(safeReadlink(path));
+        const type = m ? m[1] : (await syscalls()).nsTypeOf(path);
+        if (type) add(type, st.ino, path);
+      } else if (st.isSocket() && wantNet) {
+        if (seenSockets.has(st.ino)) continue;
+        seenSockets.add(st.ino);
         const s = await syscalls();
         holder ??= new s.ProcessFds(p.pid);
         const nsFd = holder.socketNetnsFd(Number(fd));
         if (nsFd < 0) continue;
-        try {
-          const id = fstatSync(nsFd).ino;
-          // kept open through /proc/self/fd while we look at it further
-          if (!byId.has(id)) add('net', id, keepOpen(nsFd));
-        } finally {
-          if (!kept.has(nsFd)) closeSync(nsFd);
-        }
-        continue;
+        const id = fstatSync(nsFd).ino;
+        // a socket's namespace has no path: its descriptor stays open for the rest of this short run
+        if (!byId.has(id)) add('net', id, `/proc/self/fd/${nsFd}`);
+        else closeSync(nsFd);
       }
-      const m = LINK.exec(link);
-      if (m) add(m[1], Number(m[2]), `${dir}/${fd}`);
     }
     holder?.close();
   }
 }
 
-/** Socket namespaces have no path: their descriptor stays open for the rest of this short run. */
-const kept = new Set<number>();
-function keepOpen(fd: number): string {
-  kept.add(fd);
-  return `/proc/self/fd/${fd}`;
+function safeReadlink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
 
 /** PPID from /proc/PID/stat, parsed after the last ')'; lsns reads it for every process, we for those shown. */

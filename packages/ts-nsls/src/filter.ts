@@ -115,7 +115,6 @@ export function parseFilter(src: string, onUnknownColumn: (name: string) => neve
       if (!eat(')')) unexpected();
       return e;
     }
-    if (eat('!')) return { k: 'not', a: primary() };
     pos++;
     if (t.t === 'num') return { k: 'num', v: Number(t.v) };
     if (t.t === 'str') return { k: 'str', v: t.v };
@@ -139,9 +138,11 @@ export function parseFilter(src: string, onUnknownColumn: (name: string) => neve
     }
     return a;
   };
+  // not binds looser than a comparison: not TYPE == "ipc" is not (TYPE == "ipc")
+  const neg = (): Node => (eat('!') ? { k: 'not', a: neg() } : cmp());
   const and = (): Node => {
-    let a = cmp();
-    while (eat('&&')) a = { k: 'and', a, b: cmp() };
+    let a = neg();
+    while (eat('&&')) a = { k: 'and', a, b: neg() };
     return a;
   };
   const or = (): Node => {

@@ -126,6 +126,8 @@ export function printHuman(t: Table, o: PrintOptions): string {
     parts
       .map((p, i) => {
         const w = widths[i];
+        // an empty last cell prints nothing, not even alignment blanks
+        if (i === parts.length - 1 && p === '') return '';
         if (width(p) > w) p = cut(p, w);
         if (cols[i].right) return ' '.repeat(w - width(p)) + p;
         return i === parts.length - 1 ? p : p + ' '.repeat(w - width(p));

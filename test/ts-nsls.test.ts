@@ -1,0 +1,303 @@
+/**
+ * ts-nsls against util-linux lsns on the same machine state. Other tests (and
+ * other people) start and stop processes meanwhile, so a differential check
+ * runs both tools back to back and retries a few times before it fails.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { bin, ROOT, run, sh } from './helpers.js';
+import { childOf, firstLine, inode, Scene, settled } from './nsls-helpers.js';
+
+const NSLS = bin('ts-nsls');
+const COMPAT = { ...process.env, TS_NSLS_COMPAT: '2.38' };
+
+function nsls(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return run(process.execPath, [NSLS, ...args], { env });
+}
+
+/** Same stdout, stderr (with the tool's name) and status as lsns 2.38.1 in its mode. */
+function sameAsLsns(args: string[]): void {
+  let ours, theirs;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    ours = nsls(args, COMPAT);
+    theirs = run('lsns', args);
+    ours.stderr = ours.stderr.replace(/\bts-nsls\b/g, 'lsns');
+    if (
+      ours.stdout === theirs.stdout &&
+      ours.stderr === theirs.stderr &&
+      ours.status === theirs.status
+    )
+      return;
+  }
+  assert.equal(ours!.stdout, theirs!.stdout, `stdout of ${args.join(' ')}`);
+  assert.equal(ours!.stderr, theirs!.stderr, `stderr of ${args.join(' ')}`);
+  assert.equal(ours!.status, theirs!.status, `status of ${args.join(' ')}`);
+}
+
+const scene = new Scene();
+const ids: Record<string, number> = {};
+
+before(async () => {
+  // uts+ipc, a pid namespace with its own /proc, a user namespace whose parent has no process
+  const ui = scene.start(['unshare', '-ui', 'sleep', '600']);
+  ids.uts = await settled(ui.pid!, 'uts');
+  ids.uiPid = ui.pid!;
+  const fp = scene.start(['unshare', '-fp', '--mount-proc', 'sleep', '600']);
+  ids.pidns = await settled(await childOf(fp.pid!), 'pid');
+  const uu = scene.start(['unshare', '-Ur', 'unshare', '-U', 'sleep', '600']);
+  ids.innerUser = await settled(uu.pid!, 'user');
+  // a named netns with an id, two processes in it, and a second bind mount of it
+  scene.must(['ip', 'netns', 'add', 'tsnslsA'], ['ip', 'netns', 'delete', 'tsnslsA']);
+  scene.must(['ip', 'netns', 'set', 'tsnslsA', '4711']);
+  const bind = scene.file('/tmp/ts-nsls-test-bind');
+  scene.must(['mount', '--bind', '/run/netns/tsnslsA', bind], ['umount', bind]);
+  const ne = scene.start([
+    'ip',
+    'netns',
+    'exec',
+    'tsnslsA',
+    'sh',
+    '-c',
+    'sleep 600 & sleep 600 & wait',
+  ]);
+  ids.net = await settled(ne.pid!, 'net');
+  ids.netPid = ne.pid!;
+  await childOf(ne.pid!);
+});
+after(() => scene.cleanup());
+
+describe('ts-nsls as lsns 2.38.1', () => {
+  const cases = [
+    [],
+    ['-l'],
+    ['-r'],
+    ['-J'],
+    ['-n'],
+    ['-u'],
+    ['-o', 'NS,TYPE'],
+    ['-o', '+PATH,PPID,UID'],
+    ['--output', 'ns,type,pid'],
+    ['--output-all'],
+    ['--output-all', '-J'],
+    ['--output-all', '-r'],
+    ['-t', 'net'],
+    ['-t', 'net', '-J'],
+    ['-t', 'net', '-W'],
+    ['-t', 'net', '-r'],
+    ['-t', 'pid', '-t', 'user'],
+    ['-t', 'uts', '-n', '-o', 'PID,NPROCS'],
+    ['-n', '-r', '-o', 'NS,TYPE,NPROCS'],
+    ['-T'],
+    ['--tree=parent'],
+    ['-Tprocess'],
+    ['-T', '-J'],
+    ['-Tparent', '-r'],
+    ['-T', '-t', 'uts'],
+    ['-Tparent', '-t', 'pid'],
+    ['-T', '-o', 'NS,TYPE,PNS,ONS', '-J'],
+    ['-t', 'user', '-o', 'NS,PNS,ONS'],
+    ['-p', '99999999'],
+    ['-J', '-p', '99999999'],
+  ];
+  for (const args of cases) it(`lsns ${args.join(' ')}`, () => sameAsLsns(args));
+
+  it('-p PID', () => {
+    sameAsLsns(['-p', String(ids.netPid)]);
+    sameAsLsns(['-p', String(ids.uiPid), '-J']);
+    sameAsLsns(['-r', '-n', '-t', 'net', '-p', String(ids.netPid), '-o', 'NS']);
+  });
+  it('<namespace>: the processes of one namespace', () => {
+    sameAsLsns([String(ids.net)]);
+    sameAsLsns([String(ids.net), '-l']);
+    sameAsLsns(['-J', String(ids.net)]);
+    sameAsLsns(['-n', '-o', 'NS,PNS,ONS', '-t', 'user', String(ids.innerUser)]);
+  });
+  it('NETNSID and NSFS', () => {
+    sameAsLsns(['-t', 'net', '-o', 'NS,NETNSID,NSFS', '-p', String(ids.netPid)]);
+    sameAsLsns(['-n', '-o', 'NSFS', '-t', 'net', '-p', String(ids.netPid), '--nowrap']);
+  });
+  it('the C locale draws the tree in ASCII', () => {
+    for (const env of [{ LC_ALL: 'C' }, { LC_ALL: 'C.UTF-8' }]) {
+      let ours = '',
+        theirs = '';
+      for (let i = 0; i < 5 && (i === 0 || ours !== theirs); i++) {
+        ours = nsls(['-T'], { ...COMPAT, ...env }).stdout;
+        theirs = run('lsns', ['-T'], { env: { ...process.env, ...env } }).stdout;
+      }
+      assert.equal(ours, theirs);
+    }
+    assert.match(nsls(['-T'], { ...process.env, LC_ALL: 'C' }).stdout, /`-/);
+  });
+  it('errors: messages and statuses', () => {
+    for (const args of [
+      ['-t', 'bogus'],
+      ['-o', 'BOGUS'],
+      ['123'],
+      ['-J', '-r'],
+      ['-p', 'abc'],
+      ['abc'],
+      ['-p', '1', '123'],
+      ['-Tbogus'],
+      ['-x'],
+      ['--bogus'],
+      ['-p'],
+    ])
+      sameAsLsns(args);
+  });
+});
+
+describe('ts-nsls beyond lsns 2.38.1', () => {
+  it('newer wording for exclusive options, exit 1', () => {
+    const r = nsls(['-J', '-r']);
+    assert.equal(r.stderr, 'ts-nsls: options --json and --raw cannot be combined\n');
+    assert.equal(r.status, 1);
+    assert.equal(
+      nsls(['-P', '-p', '1']).stderr,
+      'ts-nsls: options --persistent and --task cannot be combined\n',
+    );
+  });
+
+  it('persistent, fd-held and socket-held namespaces (NPROCS 0), -P, NAME', async (t) => {
+    const local = new Scene();
+    t.after(() => local.cleanup());
+    // bound on a file, no process
+    const file = local.file('/tmp/ts-nsls-test-uts');
+    local.must(['unshare', `--uts=${file}`, 'true'], ['umount', file]);
+    const persistent = Number(
+      spawnSync('stat', ['-L', '-c', '%i', file], { encoding: 'utf8' }).stdout,
+    );
+    // held only by a descriptor: the bind mount is gone
+    local.must(['ip', 'netns', 'add', 'tsnslsFd'], ['ip', 'netns', 'delete', 'tsnslsFd']);
+    const holder = local.start(['sh', '-c', 'exec sleep 600 4</run/netns/tsnslsFd']);
+    await new Promise((r) => setTimeout(r, 200));
+    const fdHeld = Number(
+      spawnSync('stat', ['-L', '-c', '%i', `/proc/${holder.pid}/fd/4`], { encoding: 'utf8' })
+        .stdout,
+    );
+    local.must(['ip', 'netns', 'delete', 'tsnslsFd']);
+    // held only by a socket made inside it
+    const sock = local.start(
+      [
+        process.execPath,
+        '--conditions=source',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { unshare, setns, CLONE_NEWNET } from '@ns/syscalls';
+         import { openSync, closeSync, readlinkSync } from 'node:fs';
+         import dgram from 'node:dgram';
+         const orig = openSync('/proc/thread-self/ns/net', 'r');
+         unshare(CLONE_NEWNET);
+         const ino = readlinkSync('/proc/thread-self/ns/net').replace(/\\D/g, '');
+         const s = dgram.createSocket('udp4');
+         s.bind(0, '127.0.0.1', () => { setns(orig, CLONE_NEWNET); closeSync(orig); console.log(ino); });
+         setInterval(() => {}, 1000);`,
+      ],
+      'pipe',
+    );
+    const sockHeld = Number(await firstLine(sock));
+    assert.notEqual(sockHeld, inode(process.pid, 'net'));
+
+    const rows = nsls(['-P', '-r', '-n', '-o', 'NS,TYPE,NPROCS,PID,USER,NSFS,NAME']).stdout;
+    assert.match(rows, new RegExp(`^${persistent} uts 0  root ${file} ts-nsls-test-uts$`, 'm'));
+    assert.match(rows, new RegExp(`^${fdHeld} net 0  root  $`, 'm'));
+    assert.match(rows, new RegExp(`^${sockHeld} net 0  root  $`, 'm'));
+    for (const row of rows.trimEnd().split('\n'))
+      assert.equal(row.split(' ')[2], '0', 'only NPROCS 0 with -P');
+    // the upstream lsns/netns-from-sock and lsns/filedesc checks
+    for (const [ns] of [[fdHeld], [sockHeld]])
+      assert.equal(
+        nsls(['--noheadings', '--raw', '--output', 'TYPE,NPROCS,USER', '-Q', `NS == ${ns}`]).stdout,
+        'net 0 root\n',
+      );
+    // lsns 2.38.1 mode does not list them
+    assert.doesNotMatch(
+      nsls(['-r', '-n', '-o', 'NS'], COMPAT).stdout,
+      new RegExp(`^${sockHeld}$`, 'm'),
+    );
+  });
+
+  it('-Q filter: comparisons, and/or/not, strings and numbers, errors', () => {
+    const q = (expr: string) => nsls(['-n', '-r', '-o', 'NS', '-Q', expr]);
+    assert.equal(q(`NS == ${ids.uts}`).stdout, `${ids.uts}\n`);
+    assert.equal(q(`NS == ${ids.uts} && NPROCS == 1`).stdout, `${ids.uts}\n`);
+    assert.equal(
+      q(`(NS == ${ids.uts} or NS eq ${ids.net}) and not TYPE == "ipc"`).stdout,
+      [ids.uts, ids.net].sort().join('\n') + '\n',
+    );
+    assert.equal(q(`NETNSID == '4711' && TYPE == 'net'`).stdout, `${ids.net}\n`);
+    assert.equal(q(`NS == ${ids.uts} && NPROCS > 1`).stdout, '');
+    const bad = q('NPROCS >');
+    assert.equal(
+      bad.stderr,
+      'ts-nsls: failed to parse "NPROCS >": syntax error, unexpected end of file\n',
+    );
+    assert.equal(bad.status, 1);
+    const unknown = q('FOO == 1');
+    assert.equal(
+      unknown.stderr,
+      'ts-nsls: unknown column: FOO\nts-nsls: failed to initialize filter\n',
+    );
+    assert.equal(unknown.status, 1);
+  });
+
+  it('-H lists the columns (text and JSON)', () => {
+    const text = nsls(['-H']).stdout;
+    assert.match(text, /^ {5}NS <integer> namespace identifier \(inode number\)$/m);
+    const json = JSON.parse(nsls(['-H', '-J']).stdout);
+    assert.deepEqual(json['lsns-columns'][0], {
+      holder: 'NS',
+      type: '<integer>',
+      description: 'namespace identifier (inode number)',
+    });
+  });
+
+  it('nested user and pid namespaces: PNS/ONS and the trees', () => {
+    const rows = nsls(['-r', '-n', '-l', '-o', 'NS,TYPE,PNS,ONS', '-t', 'user']).stdout;
+    const inner = rows.split('\n').find((l) => l.startsWith(`${ids.innerUser} `))!;
+    const [, , pns, ons] = inner.split(' ');
+    assert.equal(pns, ons, 'a user namespace is owned by its parent');
+    assert.notEqual(Number(pns), inode(process.pid, 'user'), 'its parent has no process');
+    const tree = nsls(['-Tparent', '-t', 'user']).stdout;
+    assert.match(
+      tree,
+      new RegExp(`^\\S*${pns}\\s+user\\s+0 `, 'm'),
+      'the parent appears as a ghost with NPROCS 0',
+    );
+    assert.match(tree, new RegExp(`└─${ids.innerUser}`));
+    const json = JSON.parse(nsls(['-J', '-Tparent', '-t', 'pid']).stdout);
+    const root = json.namespaces.find((n: { ns: number }) => n.ns === inode(process.pid, 'pid'));
+    assert.ok(root.children.some((c: { ns: number }) => c.ns === ids.pidns));
+  });
+
+  it('--threads, --pids and --compare', () => {
+    const threads = nsls(['--threads', '-r', '-n', '-o', 'NS,NPROCS', '-t', 'mnt']).stdout;
+    const procs = nsls(['-r', '-n', '-o', 'NS,NPROCS', '-t', 'mnt']).stdout;
+    const count = (s: string) => Number(s.split('\n')[0].split(' ')[1]);
+    assert.ok(count(threads) > count(procs), 'threads outnumber processes');
+    const pids = JSON.parse(
+      nsls(['-J', '--pids', '-l', '-t', 'net', '-Q', `NS == ${ids.net}`]).stdout,
+    ).namespaces[0];
+    assert.equal(pids.pids.length, 3);
+    assert.ok(pids.pids.includes(ids.netPid));
+    assert.equal(pids.pid, Math.min(...pids.pids));
+    const cmp = nsls(['--compare', String(ids.uiPid), String(process.pid), '-r', '-n']).stdout;
+    assert.match(cmp, new RegExp(`^uts ${ids.uts} ${inode(process.pid, 'uts')} no$`, 'm'));
+    assert.match(cmp, /^mnt (\d+) \1 yes$/m);
+  });
+
+  it('pipes first: a closed pipe is quiet, raw output is one record per line', () => {
+    // the status of ts-nsls itself goes to stderr: 0 although head closed the pipe
+    const script =
+      '(ts-nsls; echo "rc=$?" >&2) | head -1; (ts-nsls -J; echo "rc=$?" >&2) | head -c 10 >/dev/null';
+    const head = sh(script, { cwd: ROOT });
+    assert.equal(head.stderr, 'rc=0\nrc=0\n');
+    assert.match(head.stdout, /^ +NS TYPE/);
+    const grep = sh('ts-nsls | grep uts', { cwd: ROOT });
+    assert.match(grep.stdout, new RegExp(`^${ids.uts} uts `, 'm'));
+    const raw = nsls(['-r', '-n', '-o', 'NS,COMMAND', '-t', 'net']).stdout.trimEnd().split('\n');
+    for (const line of raw) assert.match(line, /^\d+ \S*$/);
+  });
+});
