@@ -115,7 +115,11 @@ export function nsGetType(fd: number): number {
 /** NS_GET_OWNER_UID: the uid that created user namespace fd. */
 export function nsGetOwnerUid(fd: number): number {
   const out = new Uint32Array(1);
-  check(getLibc().ioctl(fd, NS_GET_OWNER_UID, 'uint32_t *', out), 'NS_GET_OWNER_UID failed', 'ioctl');
+  check(
+    getLibc().ioctl(fd, NS_GET_OWNER_UID, 'uint32_t *', out),
+    'NS_GET_OWNER_UID failed',
+    'ioctl',
+  );
   return out[0];
 }
 

@@ -72,7 +72,8 @@ export function nativeDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [here, join(here, '..', 'dist')];
   const found = candidates.find((d) => existsSync(join(d, 'libnsrun.so')));
-  if (!found) throw new Error(`libnsrun.so not found in ${candidates.join(' or ')}: run npm run build`);
+  if (!found)
+    throw new Error(`libnsrun.so not found in ${candidates.join(' or ')}: run npm run build`);
   return found;
 }
 
@@ -80,7 +81,9 @@ export function getNsrun(): Nsrun {
   if (nsrun) return nsrun;
   const lib = loadKoffi().load(join(nativeDir(), 'libnsrun.so'));
   return (nsrun = {
-    here: lib.func('int nsrun_here(const int32_t *prog, int len, const void *strs, _Out_ int *err)'),
+    here: lib.func(
+      'int nsrun_here(const int32_t *prog, int len, const void *strs, _Out_ int *err)',
+    ),
     clone: lib.func(
       'int nsrun_clone(const int32_t *prog, int len, const void *strs, uint32_t flags, int32_t *out, int32_t *err)',
     ),

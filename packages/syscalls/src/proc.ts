@@ -11,7 +11,9 @@ export interface NamespaceRef {
 }
 
 /** The namespaces process pid is in, keyed by type (types the kernel lacks are left out). */
-export function namespacesOf(pid: number | 'self' = 'self'): Partial<Record<NamespaceType, NamespaceRef>> {
+export function namespacesOf(
+  pid: number | 'self' = 'self',
+): Partial<Record<NamespaceType, NamespaceRef>> {
   const out: Partial<Record<NamespaceType, NamespaceRef>> = {};
   for (const ns of NAMESPACES) {
     try {
@@ -25,7 +27,11 @@ export function namespacesOf(pid: number | 'self' = 'self'): Partial<Record<Name
 }
 
 /** The inode of one namespace of a process, e.g. namespaceInode(4242, 'uts'). */
-export function namespaceInode(pid: number | 'self', type: NamespaceType, forChildren = false): number {
+export function namespaceInode(
+  pid: number | 'self',
+  type: NamespaceType,
+  forChildren = false,
+): number {
   const ns = NAMESPACES.find((n) => n.type === type)!;
   return statSync(`/proc/${pid}/ns/${forChildren ? ns.childrenFile : ns.file}`).ino;
 }

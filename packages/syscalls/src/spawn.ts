@@ -35,7 +35,9 @@ function failure(program: Program, step: number, errno: number): NsError {
   const s = program.origin[step];
   if (!s) return new NsError('step runner failed', errno);
   const err =
-    s.op === 'exec' ? new ExecError(s.what ?? s.argv[0], errno) : new NsError(s.what ?? `${s.op} failed`, errno, s.op);
+    s.op === 'exec'
+      ? new ExecError(s.what ?? s.argv[0], errno)
+      : new NsError(s.what ?? `${s.op} failed`, errno, s.op);
   err.step = s;
   return err;
 }
@@ -125,7 +127,8 @@ export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
   }
 }
 
-export type ExitStatus = { code: number; signal?: undefined } | { code?: undefined; signal: number };
+export type ExitStatus =
+  { code: number; signal?: undefined } | { code?: undefined; signal: number };
 
 /** Blocks until the child ends; its exit code or the signal that killed it. */
 export function waitChild(pid: number): ExitStatus {
