@@ -21,7 +21,12 @@ export interface Result {
 }
 
 export function run(command: string, args: string[], options: SpawnSyncOptions = {}): Result {
-  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000, ...options });
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+    ...options,
+  });
   if (r.error) throw r.error;
   return { stdout: String(r.stdout), stderr: String(r.stderr), status: r.status, signal: r.signal };
 }
