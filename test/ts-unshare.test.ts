@@ -447,6 +447,33 @@ describe('everything util-linux unshare does', () => {
     assert.equal(theirs([`--net=/nonexistent-ns-file`, 'true']).status, 1);
   });
 
+  test('every namespace type can be kept on a file, and entered again from it', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-unshare-all-'));
+    const types = ['uts', 'ipc', 'net', 'cgroup', 'user', 'mount', 'pid', 'time'];
+    const statIno = (f: string) => run('stat', ['-c', '%i', f]).stdout.trim();
+    const before = new Map(types.map((ty) => [ty, '']));
+    t.after(() => {
+      for (const ty of types) run('umount', [join(dir, ty)]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    for (const ty of types) {
+      writeFileSync(join(dir, ty), '');
+      before.set(ty, statIno(join(dir, ty)));
+    }
+    const r = ours(['-f', ...types.map((ty) => `--${ty}=${join(dir, ty)}`), 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    const inodes = types.map((ty) => statIno(join(dir, ty)));
+    types.forEach((ty, k) => assert.notEqual(inodes[k], before.get(ty), `${ty} is bound`));
+    assert.equal(new Set(inodes).size, types.length);
+    const user = run('nsenter', [
+      `--user=${join(dir, 'user')}`,
+      '--preserve-credentials',
+      'readlink',
+      '/proc/self/ns/user',
+    ]);
+    assert.equal(user.stdout, `user:[${inodes[types.indexOf('user')]}]\n`);
+  });
+
   test('--clear-env and --whitelist-env', () => {
     const env = { ...process.env, UL_TEST_ENV: 'foo', UL_TEST_ENV1: 'foo', UL_TEST_ENV2: 'bar' };
     assert.equal(
