@@ -235,6 +235,7 @@ async function scanDescriptors(
   add: (type: string, id: number, openPath: string) => void,
 ): Promise<void> {
   const seenSockets = new Set<number>();
+  const notNsfs = new Set<string>();
   const nsfsDev = statSync('/proc/self/ns/user').dev;
   const wantNet = opt.types.has('net');
   for (const p of list) {
@@ -249,6 +250,17 @@ async function scanDescriptors(
     let holder: import('@ns/syscalls').ProcessFds | undefined;
     for (const fd of fds) {
       const path = `${dir}/${fd}`;
+      // readlink is cheap and answers for most descriptors: pipes, anon inodes,
+      // nsfs ones ("net:[INODE]") and sockets; only paths need a stat, since an
+      // nsfs descriptor opened through a bind mount shows that path
+      const link = safeReadlink(path);
+      const m = LINK.exec(link);
+      if (m && m[1] !== 'socket' && m[1] !== 'pipe') {
+        if (!byId.has(Number(m[2]))) add(m[1], Number(m[2]), path);
+        continue;
+      }
+      if (link[0] === '/' && notNsfs.has(link)) continue;
+      if (link === '' || (link[0] !== '/' && !link.startsWith('socket:['))) continue;
       let st;
       try {
         st = statSync(path);
@@ -257,11 +269,12 @@ async function scanDescriptors(
       }
       if (st.dev === nsfsDev) {
         if (byId.has(st.ino)) continue;
-        // readlink names the type unless the file it was opened from is gone
-        const m = LINK.exec(safeReadlink(path));
-        const type = m ? m[1] : (await syscalls()).nsTypeOf(path);
+        const type = (await syscalls()).nsTypeOf(path);
         if (type) add(type, st.ino, path);
-      } else if (st.isSocket() && wantNet) {
+      } else if (!st.isSocket()) {
+        // "/" is what a descriptor on a detached mount shows: never take it for a known file
+        if (link !== '/') notNsfs.add(link);
+      } else if (wantNet) {
         if (seenSockets.has(st.ino)) continue;
         seenSockets.add(st.ino);
         const s = await syscalls();
@@ -292,8 +305,8 @@ export function ppidOf(p: Proc): number {
   let ppid = 0;
   try {
     const dir = p.pid === p.tgid ? `/proc/${p.pid}` : `/proc/${p.tgid}/task/${p.pid}`;
-    const stat = readFileSync(`${dir}/stat`, 'latin1');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const stat = readSmall(`${dir}/stat`).toString('latin1');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
     ppid = Number(rest[1]);
   } catch {
     /* gone */
@@ -312,6 +325,19 @@ export function uidOf(p: Proc): number {
   return p.uidCache;
 }
 
+let readBuf: Buffer | undefined;
+
+/** The first 8 KiB of a /proc file in three system calls (readFileSync needs more). */
+function readSmall(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = (readBuf ??= Buffer.allocUnsafe(8192));
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, null));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** COMMAND as lsns shows it: the first 8 KiB of cmdline with NULs as blanks and the last byte dropped, else comm. */
 export function commandOf(p: Proc): string | undefined {
   const dir = p.pid === p.tgid ? `/proc/${p.pid}` : `/proc/${p.tgid}/task/${p.pid}`;
@@ -323,7 +349,7 @@ export function commandOf(p: Proc): string | undefined {
       continue;
     }
     try {
-      const buf = Buffer.allocUnsafe(8192);
+      const buf = (readBuf ??= Buffer.allocUnsafe(8192));
       let n = 0;
       for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
       if (n <= 0) continue;

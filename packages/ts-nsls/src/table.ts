@@ -76,6 +76,8 @@ function treeArt(row: Row, utf8: boolean): string {
 /** libsmartcols' safe encoding for terminals: control characters as \xHH. */
 function safe(s: string): string {
   // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x1f\x7f]/.test(s)) return s;
+  // eslint-disable-next-line no-control-regex
   return s.replace(
     /[\x00-\x1f\x7f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
@@ -84,6 +86,7 @@ function safe(s: string): string {
 
 /** Display width: code points (wide characters are rare enough in this output). */
 function width(s: string): number {
+  if (!/[\uD800-\uDFFF]/.test(s)) return s.length;
   let n = 0;
   for (const _ of s) n++;
   return n;
