@@ -533,86 +533,63 @@ describe('binfmt_misc and help layout', () => {
   });
 });
 
+/**
+ * Starts ts-unshare with a child in the background and returns once the tool
+ * has become the native waiter and its child runs `program`.
+ */
+function startWaiting(args: string[], program = 'sleep') {
+  const tool = background(args);
+  const pid = tool.pid!;
+  const isWaiter = () =>
+    existsSync(`/proc/${pid}/exe`) && readlinkSync(`/proc/${pid}/exe`).endsWith('ns-waiter');
+  const kid = () => childrenOf(pid)[0];
+  waitFor(
+    () =>
+      isWaiter() &&
+      kid() !== undefined &&
+      readFileSync(`/proc/${kid()}/comm`, 'utf8').trim() === program,
+    `the waiter and ${program}`,
+  );
+  return { tool, pid, kid: kid() };
+}
+
 describe('the waiting parent', () => {
   test('is the native waiter, not a Node runtime, and stays under 4 MiB', () => {
-    const child = background(['-fp', '--mount-proc', 'sleep', '30']);
-    const pid = child.pid!;
-    waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('ns-waiter'), 'the waiter');
+    const { pid, kid } = startWaiting(['-fp', '--mount-proc', 'sleep', '30']);
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
     assert.ok(rss < 4096, `VmRSS ${rss} KiB`);
-    const [sleeper] = childrenOf(pid);
-    assert.equal(readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim(), 'sleep');
-    assert.notEqual(nsInode(sleeper, 'pid'), nsInode('self', 'pid'));
+    assert.notEqual(nsInode(kid, 'pid'), nsInode('self', 'pid'));
     killTree(pid);
   });
 
   test("SIGINT and SIGTERM do not stop it; the exit code is the child's", async () => {
-    const child = background(['-f', 'sh', '-c', 'sleep 1; exit 3']);
-    waitFor(
-      () =>
-        existsSync(`/proc/${child.pid}/exe`) &&
-        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
-      'the waiter',
-    );
-    process.kill(child.pid!, 'SIGINT');
-    process.kill(child.pid!, 'SIGTERM');
-    const { code } = await exited(child);
-    assert.equal(code, 3);
+    const { tool, pid } = startWaiting(['-f', 'sh', '-c', 'sleep 1; exit 3'], 'sh');
+    process.kill(pid, 'SIGINT');
+    process.kill(pid, 'SIGTERM');
+    assert.equal((await exited(tool)).code, 3);
   });
 
   test('--forward-signals passes SIGTERM on; the tool dies by the same signal', async () => {
-    const child = background(['-fp', '--forward-signals', 'sleep', '30']);
-    waitFor(
-      () =>
-        childrenOf(child.pid!).length > 0 &&
-        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
-      'the waiter',
-    );
-    const [sleeper] = childrenOf(child.pid!);
-    waitFor(() => readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim() === 'sleep', 'sleep');
-    process.kill(child.pid!, 'SIGTERM');
+    const inPidns = startWaiting(['-fp', '--forward-signals', 'sleep', '30']);
+    process.kill(inPidns.pid, 'SIGTERM');
     // The forwarded SIGTERM reaches sleep as PID 1 of its namespace, which has no handler: it lives on.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-    assert.ok(alive(sleeper) && alive(child.pid!));
-    killTree(child.pid!);
-    const plain = background(['--forward-signals', 'sleep', '30']);
-    waitFor(
-      () =>
-        childrenOf(plain.pid!).length > 0 &&
-        readlinkSync(`/proc/${plain.pid}/exe`).endsWith('ns-waiter'),
-      'the waiter',
-    );
-    const [kid] = childrenOf(plain.pid!);
-    waitFor(() => readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep', 'sleep');
-    process.kill(plain.pid!, 'SIGTERM');
-    const { signal: sig } = await exited(plain);
-    assert.equal(sig, 'SIGTERM');
+    assert.ok(alive(inPidns.kid) && alive(inPidns.pid));
+    killTree(inPidns.pid);
+    const plain = startWaiting(['--forward-signals', 'sleep', '30']);
+    process.kill(plain.pid, 'SIGTERM');
+    assert.equal((await exited(plain.tool)).signal, 'SIGTERM');
   });
 
-  test('--kill-child: the child dies with the tool', async () => {
-    const child = background(['--kill-child', 'sleep', '30']);
-    waitFor(
-      () =>
-        childrenOf(child.pid!).length > 0 &&
-        readlinkSync(`/proc/${child.pid}/exe`).endsWith('ns-waiter'),
-      'the waiter',
-    );
-    const [sleeper] = childrenOf(child.pid!);
-    process.kill(child.pid!, 'SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    waitFor(() => !alive(sleeper), 'the child to die');
-    // Without --kill-child the child outlives the tool.
-    const other = background(['-f', 'sleep', '30']);
-    waitFor(
-      () =>
-        childrenOf(other.pid!).length > 0 &&
-        readlinkSync(`/proc/${other.pid}/exe`).endsWith('ns-waiter'),
-      'the waiter',
-    );
-    const [survivor] = childrenOf(other.pid!);
-    process.kill(other.pid!, 'SIGKILL');
-    await new Promise((r) => other.once('exit', r));
-    assert.ok(alive(survivor));
-    process.kill(survivor, 'SIGKILL');
+  test('--kill-child: the child dies with the tool; without it the child outlives the tool', async () => {
+    const killing = startWaiting(['--kill-child', 'sleep', '30']);
+    process.kill(killing.pid, 'SIGKILL');
+    await exited(killing.tool);
+    waitFor(() => !alive(killing.kid), 'the child to die');
+    const other = startWaiting(['-f', 'sleep', '30']);
+    process.kill(other.pid, 'SIGKILL');
+    await exited(other.tool);
+    assert.ok(alive(other.kid));
+    process.kill(other.kid, 'SIGKILL');
   });
 });
