@@ -1,16 +1,37 @@
-/** ts-nsenter: not yet more than --help and --version; its issue follows. */
-import { formatHelp, parseArgs, runMain, ToolError, writeOut, type OptionSpec } from '@ns/cli';
+/**
+ * ts-nsenter: run a program in the namespaces of another process, as
+ * util-linux nsenter does.
+ *
+ * readRequest() checks the command line, resolve() opens everything before
+ * any namespace is entered (pinning the target by a pidfd), plan() orders the
+ * steps, and run() either execs in place or clones a child and hands the
+ * waiting to the native waiter.
+ */
+import { formatHelp, parseArgs, printCompletion, runMain, writeOut } from '@ns/cli';
+import { OPTIONS } from './options.js';
+import { plan } from './plan.js';
+import { readRequest } from './request.js';
+import { resolve } from './resolve.js';
+import { run } from './run.js';
 
 const PROG = 'ts-nsenter';
-const OPTIONS: OptionSpec[] = [
-  { name: 'help', short: 'h', arg: 'none', desc: 'display this help' },
-  { name: 'version', short: 'V', arg: 'none', desc: 'display version' },
-];
+const VERSION = '0.1.0';
 
-runMain(PROG, () => {
-  const args = parseArgs(OPTIONS, process.argv.slice(2));
+function main(): void | Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
+    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  const args = parseArgs(OPTIONS, argv);
   if (args.options.help)
-    return writeOut(formatHelp(PROG, OPTIONS, { usage: '[options]', about: 'Not implemented yet.' }));
-  if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools 0.1.0\n`);
-  throw new ToolError('not implemented yet');
-});
+    return writeOut(
+      formatHelp(PROG, OPTIONS, {
+        usage: '[options] [<program> [<argument>...]]',
+        about: 'Run a program with namespaces of other processes.',
+      }),
+    );
+  if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
+  const request = readRequest(args);
+  run(plan(request, resolve(request)));
+}
+
+runMain(PROG, main);

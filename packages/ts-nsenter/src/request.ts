@@ -1,0 +1,99 @@
+/**
+ * From parsed options to a Request: only what the command line says, checked
+ * the way util-linux nsenter checks it. Nothing here touches the kernel.
+ */
+import { ToolError, type ParsedArgs } from '@ns/cli';
+import { NAMESPACES, type NamespaceType } from '@ns/syscalls';
+
+export interface Target {
+  pid: number;
+  /** the pidfs inode the process must have (PID:INODE) */
+  inode?: bigint;
+}
+
+export type Id = number | 'follow';
+
+export interface Request {
+  target?: Target;
+  /** namespace type -> FILE to enter, or '' for the target's; in util-linux's table order */
+  namespaces: Map<NamespaceType, string>;
+  all: boolean;
+  netSocket?: number;
+  userParent: boolean;
+  setuid?: Id;
+  setgid?: Id;
+  preserveCredentials: boolean;
+  keepCaps: boolean;
+  /** DIR, or '' for the target's root */
+  root?: string;
+  /** DIR, or '' for the target's cwd */
+  wd?: string;
+  wdns?: string;
+  env: boolean;
+  noFork: boolean;
+  joinCgroup: boolean;
+  followContext: boolean;
+  /** the program and its arguments; empty for the login shell */
+  argv: string[];
+}
+
+const str = (v: unknown): string | undefined =>
+  Array.isArray(v) ? String(v[v.length - 1]) : typeof v === 'string' ? v : undefined;
+
+/** The long option of a namespace type: util-linux says --mount for mnt. */
+export const optionOf = (type: NamespaceType): string => (type === 'mnt' ? 'mount' : type);
+
+function parseTarget(text: string): Target | undefined {
+  const m = /^(\d+)(?::(\d+))?$/.exec(text);
+  if (!m || Number(m[1]) > 0xffffffff) throw new ToolError(`failed to parse pid: '${text}'`);
+  // As in util-linux 2.38, PID 0 means "no target".
+  if (Number(m[1]) === 0) return undefined;
+  return { pid: Number(m[1]), inode: m[2] !== undefined ? BigInt(m[2]) : undefined };
+}
+
+function parseId(text: string, kind: 'uid' | 'gid'): Id {
+  if (text === 'follow') return 'follow';
+  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff)
+    throw new ToolError(`failed to parse ${kind}: '${text}'`);
+  return Number(text);
+}
+
+export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
+  // util-linux checks exclusive options while parsing, so this comes first.
+  if (order.includes('wd') && order.includes('wdns'))
+    throw new ToolError('mutually exclusive arguments: --wdns --wd');
+  const namespaces = new Map<NamespaceType, string>();
+  for (const ns of NAMESPACES) {
+    const v = o[optionOf(ns.type)];
+    if (v !== undefined) namespaces.set(ns.type, str(v) ?? '');
+  }
+  const target = o.target !== undefined ? parseTarget(str(o.target)!) : undefined;
+  let netSocket: number | undefined;
+  if (o['net-socket'] !== undefined) {
+    const text = str(o['net-socket'])!;
+    if (!/^\d+$/.test(text) || Number(text) > 0x7fffffff)
+      throw new ToolError(`failed to parse file descriptor: '${text}'`);
+    netSocket = Number(text);
+  }
+  const wdns = str(o.wdns);
+  return {
+    target,
+    namespaces,
+    all: Boolean(o.all),
+    netSocket,
+    userParent: Boolean(o['user-parent']),
+    setuid: o.setuid !== undefined ? parseId(str(o.setuid)!, 'uid') : undefined,
+    setgid: o.setgid !== undefined ? parseId(str(o.setgid)!, 'gid') : undefined,
+    preserveCredentials: Boolean(o['preserve-credentials']),
+    keepCaps: Boolean(o['keep-caps']),
+    root: o.root !== undefined ? (str(o.root) ?? '') : undefined,
+    wd: o.wd !== undefined ? (str(o.wd) ?? '') : undefined,
+    // Like getopt's optional argument: a bare -W changes nothing.
+    wdns: wdns || undefined,
+    env: Boolean(o.env),
+    noFork: Boolean(o['no-fork']),
+    joinCgroup: Boolean(o['join-cgroup']),
+    followContext: Boolean(o['follow-context']),
+    argv: rest,
+  };
+}

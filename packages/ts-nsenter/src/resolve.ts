@@ -1,0 +1,272 @@
+/**
+ * Opening what the plan needs, before any namespace is entered: namespace
+ * files, the target's pidfd, root and working directories (a tunnel from the
+ * caller's mount namespace), the target's environment, cgroup and ids.
+ *
+ * The target is pinned by a pidfd opened first. Whatever is read from
+ * /proc/PID afterwards is checked by asking the pidfd whether the process is
+ * still there: if it is, the PID was not reused in between.
+ */
+import { ToolError } from '@ns/cli';
+import {
+  NAMESPACES,
+  NsError,
+  closeFd,
+  ioctl,
+  nsGetUserns,
+  pidfdAlive,
+  pidfdGetfd,
+  pidfdInode,
+  pidfdOpen,
+  SIOCGSKNS,
+  strerror,
+  type NamespaceType,
+} from '@ns/syscalls';
+import { constants, openSync, readFileSync, statSync, statfsSync, existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Request } from './request.js';
+
+/** Where a namespace is entered from: a descriptor of its own, or the target's pidfd. */
+export type Source = { fd: number; name: string } | 'pidfd';
+
+export interface Resolved {
+  /** the namespaces to enter, in util-linux's table order (user first) */
+  entries: Map<NamespaceType, Source>;
+  pidfd: number;
+  rootFd?: number;
+  wdFd?: number;
+  wdns?: string;
+  cgroupFd?: number;
+  selinuxContext?: string;
+  uid?: number;
+  gid?: number;
+  env: string[];
+  /** argv as exec gets it, and the name a failure to execute is reported under */
+  argv: string[];
+  programName: string;
+  /** fork so the program lands in the entered PID namespace */
+  fork: boolean;
+}
+
+const PIDFD_GET_USER_NAMESPACE = (0xff << 8) | 9;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+function errnoOfNode(e: unknown): number {
+  return Math.abs((e as NodeJS.ErrnoException).errno ?? 5);
+}
+
+/** open(path, O_RDONLY) with util-linux's message on failure. */
+function openOrFail(path: string, flags: number = constants.O_RDONLY): number {
+  try {
+    return openSync(path, flags);
+  } catch (e) {
+    throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
+  }
+}
+
+/** The login shell: $SHELL, else the passwd shell of the real user, else /bin/sh. */
+function loginShell(env: string[]): string {
+  const shell = env.find((e) => e.startsWith('SHELL='))?.slice(6);
+  if (shell) return shell;
+  try {
+    const uid = String(process.getuid!());
+    const entry = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => f[2] === uid);
+    if (entry?.[6]) return entry[6];
+  } catch {
+    // no passwd file: the default below
+  }
+  return '/bin/sh';
+}
+
+export function resolve(r: Request): Resolved {
+  const entries = new Map<NamespaceType, Source>();
+  // Files named on the command line are opened first, as util-linux opens them while parsing.
+  for (const ns of NAMESPACES) {
+    const file = r.namespaces.get(ns.type);
+    if (file) entries.set(ns.type, { fd: openOrFail(file), name: `ns/${ns.file}` });
+  }
+  const rootFd = r.root ? openOrFail(r.root) : undefined;
+  const wdFd = r.wd ? openOrFail(r.wd) : undefined;
+
+  if (r.followContext && !existsSync('/sys/fs/selinux/enforce'))
+    throw new ToolError('--follow-context is not supported: SELinux is not enabled on this system');
+  if (r.followContext && !r.target)
+    throw new ToolError('no target PID specified for --follow-context');
+  if (r.all && !r.target) throw new ToolError('no target PID specified for --all');
+
+  const pid = r.target?.pid;
+  let pidfd = -1;
+  if (pid !== undefined) {
+    try {
+      pidfd = pidfdOpen(pid);
+    } catch (e) {
+      // Without a pidfd the /proc files below report what is wrong, as in util-linux.
+      if (r.target?.inode !== undefined)
+        throw new ToolError(
+          `failed to obtain a valid file descriptor for PID ${pid}: ${strerror((e as NsError).errno)}`,
+        );
+    }
+    if (r.target?.inode !== undefined && pidfdInode(pidfd) !== r.target.inode)
+      throw new ToolError(`pidfd inode ${r.target.inode} not found for pid ${pid}`);
+  }
+
+  const wanted = new Set(r.namespaces.keys());
+  if (r.all) {
+    for (const ns of NAMESPACES) {
+      if (wanted.has(ns.type) || !existsSync(`/proc/self/ns/${ns.file}`)) continue;
+      if (ns.type === 'user') {
+        // setns into one's own user namespace is refused: --all leaves it out.
+        const path = `/proc/${pid}/ns/user`;
+        let ino: number;
+        try {
+          ino = statSync(path).ino;
+        } catch (e) {
+          throw new NsError(`stat of ${path} failed`, errnoOfNode(e), 'stat', path);
+        }
+        if (ino === statSync('/proc/self/ns/user').ino) continue;
+      }
+      wanted.add(ns.type);
+    }
+  }
+
+  const fromTarget = NAMESPACES.filter((ns) => wanted.has(ns.type) && !entries.has(ns.type));
+  if (fromTarget.length > 0 && pid === undefined)
+    throw new ToolError(`neither filename nor target pid supplied for ns/${fromTarget[0].file}`);
+  if ((r.netSocket !== undefined || r.userParent) && pid === undefined)
+    throw new ToolError('no target PID specified');
+  for (const ns of fromTarget)
+    entries.set(
+      ns.type,
+      pidfd >= 0
+        ? 'pidfd'
+        : { fd: openOrFail(`/proc/${pid}/ns/${ns.file}`), name: `ns/${ns.file}` },
+    );
+
+  const fromProc = (what: string): string => {
+    if (pid === undefined)
+      throw new ToolError(`neither filename nor target pid supplied for ${what}`);
+    return `/proc/${pid}/${what}`;
+  };
+  const targetRoot = r.root === '' ? openOrFail(fromProc('root')) : rootFd;
+  const targetWd = r.wd === '' ? openOrFail(fromProc('cwd')) : wdFd;
+
+  let env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  if (r.env) {
+    const path = fromProc('environ');
+    try {
+      env = readFileSync(path, 'latin1').split('\0').filter(Boolean);
+    } catch (e) {
+      throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
+    }
+  }
+
+  let uid = typeof r.setuid === 'number' ? r.setuid : undefined;
+  let gid = typeof r.setgid === 'number' ? r.setgid : undefined;
+  if (r.setuid === 'follow' || r.setgid === 'follow') {
+    const path = fromProc('');
+    let st;
+    try {
+      st = statSync(path);
+    } catch (e) {
+      throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'stat', path);
+    }
+    if (r.setuid === 'follow') uid = st.uid;
+    if (r.setgid === 'follow') gid = st.gid;
+  }
+
+  let cgroupFd: number | undefined;
+  if (r.joinCgroup) {
+    if (statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC)
+      throw new ToolError('--join-cgroup is only supported in cgroup v2');
+    const path = fromProc('cgroup');
+    let first: string;
+    try {
+      first = readFileSync(path, 'utf8').split('\n')[0];
+    } catch (e) {
+      throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
+    }
+    const colon = first.lastIndexOf(':');
+    if (colon < 0) throw new ToolError('failed to get cgroup path');
+    const procs = `/sys/fs/cgroup/${first.slice(colon + 1)}/cgroup.procs`;
+    try {
+      cgroupFd = openSync(procs, constants.O_WRONLY | constants.O_APPEND);
+    } catch (e) {
+      throw new NsError('failed to open cgroup.procs', errnoOfNode(e), 'open', procs);
+    }
+  }
+
+  let selinuxContext: string | undefined;
+  if (r.followContext) {
+    try {
+      selinuxContext = readFileSync(fromProc('attr/current'), 'utf8').replace(/\0?\n?$/, '');
+    } catch {
+      throw new ToolError(`failed to get ${pid} SELinux context`);
+    }
+  }
+
+  if (r.userParent) {
+    // The parent of: the user namespace named by --user=FILE, else the target's, else any.
+    const user = entries.get('user');
+    let fd = user !== undefined && user !== 'pidfd' ? user.fd : -1;
+    if (fd < 0 && pidfd >= 0) {
+      try {
+        fd = ioctl(pidfd, PIDFD_GET_USER_NAMESPACE);
+      } catch {
+        // older kernel: fall through
+      }
+    }
+    if (fd < 0) {
+      const own = [...entries.values()].filter(
+        (s): s is { fd: number; name: string } => s !== 'pidfd',
+      );
+      fd = own.length > 0 ? own[0].fd : openOrFail(fromProc('ns/user'));
+    }
+    let parent: number;
+    try {
+      parent = nsGetUserns(fd);
+    } catch (e) {
+      throw new NsError('failed to open parent namespace', (e as NsError).errno);
+    }
+    entries.set('user', { fd: parent, name: 'ns/user' });
+  }
+
+  if (r.netSocket !== undefined) {
+    const handle = pidfd >= 0 ? pidfd : pidfdOpen(pid!);
+    const sock = pidfdGetfd(handle, r.netSocket);
+    const netns = ioctl(sock, SIOCGSKNS, `ioctl(${sock}, SIOCGSKNS)`);
+    closeFd(sock);
+    entries.set('net', { fd: netns, name: 'ns/net' });
+  }
+
+  // Everything from /proc/PID was read while the process still existed: not from a reused PID.
+  if (pidfd >= 0 && !pidfdAlive(pidfd)) throw new NsError(`cannot open /proc/${pid}`, 3);
+
+  const ordered = new Map<NamespaceType, Source>();
+  for (const ns of NAMESPACES)
+    if (entries.has(ns.type)) ordered.set(ns.type, entries.get(ns.type)!);
+
+  let argv = r.argv;
+  let programName = r.argv[0];
+  if (argv.length === 0) {
+    programName = loginShell(env);
+    argv = [`-${basename(programName)}`];
+  }
+  return {
+    entries: ordered,
+    pidfd,
+    rootFd: targetRoot,
+    wdFd: targetWd,
+    wdns: r.wdns,
+    cgroupFd,
+    selinuxContext,
+    uid,
+    gid,
+    env,
+    argv,
+    programName,
+    fork: ordered.has('pid') && !r.noFork,
+  };
+}
