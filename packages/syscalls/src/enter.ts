@@ -100,6 +100,7 @@ export function pidfdAlive(pidfd: number): boolean {
   if (rc === 0) return true;
   const e = errno();
   if (e === 3 /* ESRCH */) return false;
+  if (e === 1 /* EPERM: not ours to signal, but it exists */) return true;
   throw new NsError('pidfd_send_signal failed', e, 'pidfd_send_signal');
 }
 

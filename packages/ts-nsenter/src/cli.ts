@@ -31,7 +31,8 @@ function main(): void | Promise<void> {
     );
   if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
   const request = readRequest(args);
-  run(plan(request, resolve(request)));
+  const resolved = resolve(request);
+  run(plan(request, resolved), resolved, request.target?.pid);
 }
 
 runMain(PROG, main);

@@ -79,8 +79,8 @@ export const OPTIONS: OptionSpec[] = [
   {
     name: 'wdns',
     short: 'W',
-    arg: 'optional',
-    label: '-W, --wdns <dir>',
+    arg: 'required',
+    argName: '<dir>',
     group: 1,
     desc: 'set the working directory in namespace',
   },

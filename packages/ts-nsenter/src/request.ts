@@ -88,8 +88,7 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
     keepCaps: Boolean(o['keep-caps']),
     root: o.root !== undefined ? (str(o.root) ?? '') : undefined,
     wd: o.wd !== undefined ? (str(o.wd) ?? '') : undefined,
-    // Like getopt's optional argument: a bare -W changes nothing.
-    wdns: wdns || undefined,
+    wdns,
     env: Boolean(o.env),
     noFork: Boolean(o['no-fork']),
     joinCgroup: Boolean(o['join-cgroup']),

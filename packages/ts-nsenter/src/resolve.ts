@@ -182,15 +182,17 @@ export function resolve(r: Request): Resolved {
     if (statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC)
       throw new ToolError('--join-cgroup is only supported in cgroup v2');
     const path = fromProc('cgroup');
-    let first: string;
+    let lines: string[];
     try {
-      first = readFileSync(path, 'utf8').split('\n')[0];
+      lines = readFileSync(path, 'utf8').split('\n');
     } catch (e) {
       throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
     }
-    const colon = first.lastIndexOf(':');
+    // The cgroup v2 line ("0::/path"); util-linux takes the first line, wrong on hybrid hosts.
+    const line = lines.find((l) => l.startsWith('0::')) ?? lines[0];
+    const colon = line.lastIndexOf(':');
     if (colon < 0) throw new ToolError('failed to get cgroup path');
-    const procs = `/sys/fs/cgroup/${first.slice(colon + 1)}/cgroup.procs`;
+    const procs = `/sys/fs/cgroup/${line.slice(colon + 1)}/cgroup.procs`;
     try {
       cgroupFd = openSync(procs, constants.O_WRONLY | constants.O_APPEND);
     } catch (e) {
@@ -234,7 +236,14 @@ export function resolve(r: Request): Resolved {
   }
 
   if (r.netSocket !== undefined) {
-    const handle = pidfd >= 0 ? pidfd : pidfdOpen(pid!);
+    let handle = pidfd;
+    if (handle < 0) {
+      try {
+        handle = pidfdOpen(pid!);
+      } catch (e) {
+        throw new NsError(`failed to pidfd_open() for ${pid}`, (e as NsError).errno);
+      }
+    }
     const sock = pidfdGetfd(handle, r.netSocket);
     const netns = ioctl(sock, SIOCGSKNS, `ioctl(${sock}, SIOCGSKNS)`);
     closeFd(sock);
