@@ -542,10 +542,17 @@ function startWaiting(args: string[], program = 'sleep') {
   const pid = tool.pid!;
   const isWaiter = () =>
     existsSync(`/proc/${pid}/exe`) && readlinkSync(`/proc/${pid}/exe`).endsWith('ns-waiter');
+  // Ready once SIGINT (bit 1) and SIGTERM (bit 14) are blocked or caught: until then they are ignored.
+  const handlesSignals = () => {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mask = (name: string) => BigInt('0x' + new RegExp(`${name}:\\s+(\\w+)`).exec(status)![1]);
+    return ((mask('SigBlk') | mask('SigCgt')) & 0x4002n) === 0x4002n;
+  };
   const kid = () => childrenOf(pid)[0];
   waitFor(
     () =>
       isWaiter() &&
+      handlesSignals() &&
       kid() !== undefined &&
       readFileSync(`/proc/${kid()}/comm`, 'utf8').trim() === program,
     `the waiter and ${program}`,
