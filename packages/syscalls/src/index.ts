@@ -16,5 +16,5 @@ export {
   type WaiterOptions,
 } from './spawn.js';
 export * from './proc.js';
-export { spawnProgram, pidfdAlive, pidfdInode } from './enter.js';
+export { pidfdAlive, pidfdInode } from './enter.js';
 export * from './nsquery.js';

@@ -71,6 +71,9 @@ export interface Child {
   pidfd: number;
 }
 
+/** The record a fork-sibling step sends: (-2, PID of the process that will exec). */
+const SIBLING_RECORD = -2;
+
 function readRecord(fd: number): Int32Array | null {
   const buf = Buffer.alloc(8);
   let got = 0;
@@ -84,8 +87,11 @@ function readRecord(fd: number): Int32Array | null {
 
 /**
  * Clones a child that runs the steps and execs. Returns once the exec
- * happened; throws NsError (ExecError for the exec) if a step failed, after
- * reaping the child.
+ * happened, with the PID of the process that runs the program: the child's,
+ * or, after a fork-sibling step, that of the sibling it forked (our child
+ * too; the first child has exited and is reaped, and pidfd is then -1).
+ * Throws NsError (ExecError for the exec) if a step failed, after reaping
+ * what was made.
  */
 export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
   const program = encode(steps);
@@ -103,17 +109,22 @@ export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
   const child: Child = { pid, pidfd: out[0] };
   const [statusFd, syncFd] = [out[1], out[2]];
   let syncs = 0;
+  let sibling = -1;
   try {
     for (;;) {
       const record = readRecord(statusFd);
-      if (!record) return child; // end of file: the exec happened
+      if (!record) break; // end of file: the exec happened
       const [step, errno] = record;
-      if (errno !== 0) throw failure(program, step, errno);
-      options.onSync?.(child, syncs++);
-      writeSync(syncFd, Buffer.from([1]));
+      if (step === SIBLING_RECORD) sibling = errno;
+      else if (errno !== 0) throw failure(program, step, errno);
+      else {
+        options.onSync?.(child, syncs++);
+        writeSync(syncFd, Buffer.from([1]));
+      }
     }
   } catch (e) {
     closeSync(syncFd); // a child still waiting sees end of file and exits
+    if (sibling > 0) waitChild(sibling);
     waitChild(pid);
     closeSync(child.pidfd);
     throw e;
@@ -125,6 +136,10 @@ export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
       // already closed above
     }
   }
+  if (sibling < 0) return child;
+  waitChild(pid); // it exited right after the fork
+  closeSync(child.pidfd);
+  return { pid: sibling, pidfd: -1 };
 }
 
 export type ExitStatus =

@@ -54,7 +54,7 @@ export type Step = { what?: string } & (
   /**
    * fork a process that is a child of the spawning process (CLONE_PARENT) and
    * goes on with the next steps, while this one reports its PID and exits;
-   * spawn only (see spawnProgram)
+   * spawn only (see spawn)
    */
   | { op: 'fork-sibling' }
   /** try each path in turn like execvp; argv and env as given */
