@@ -1,6 +1,6 @@
 /** Shared helpers for the end-to-end tests: run built tools and util-linux side by side. */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,4 +52,40 @@ export function toolPath(): string {
 /** Replace a tool's name with util-linux's in its output, for side-by-side comparison. */
 export function asUtilLinux(text: string): string {
   return text.replace(/\bts-(unshare|nsenter)\b/g, '$1').replace(/\bts-nsls\b/g, 'lsns');
+}
+
+/** Blocks the test for ms milliseconds. */
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Polls cond until it holds; throws after ms milliseconds. */
+export function waitFor(cond: () => boolean, what: string, ms = 10_000): void {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    sleepMs(20);
+  }
+}
+
+/** The children of a process, from /proc (none if it is gone). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process's command name, '' if it is gone. */
+export function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }

@@ -1,6 +1,7 @@
 /** Targets for the ts-nsenter tests: real processes in namespaces made by util-linux unshare. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
+import { childrenOf, comm, sleepMs } from './helpers.js';
 
 export interface Target {
   /** the process to enter (the sleep) */
@@ -10,30 +11,6 @@ export interface Target {
 }
 
 const started: ChildProcess[] = [];
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Starts argv (which must end up running `sleep`) in its own process group

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { asNobody, asUtilLinux, bin, run, type Result } from './helpers.js';
+import { asNobody, asUtilLinux, bin, childrenOf, run, waitFor, type Result } from './helpers.js';
 
 const UNSHARE = '/usr/bin/unshare';
 const ours = (args: string[], opts = {}) =>
@@ -43,27 +43,6 @@ function sameAsUtilLinux(args: string[], nobody = false): Result {
 }
 
 const nsInode = (pid: number | 'self', file: string) => readlinkSync(`/proc/${pid}/ns/${file}`);
-
-function waitFor(cond: () => boolean, what: string, ms = 10_000): void {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}
-
-/** Children of a process, from /proc. */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
