@@ -18,3 +18,4 @@ export {
 export * from './proc.js';
 export { pidfdAlive, pidfdInode } from './enter.js';
 export * from './nsquery.js';
+export * from './procscan.js';

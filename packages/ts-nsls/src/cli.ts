@@ -31,6 +31,7 @@ import {
 } from './collect.js';
 import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
+import { isScanWorker, serveScans } from './pool.js';
 import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
 
 const PROG = 'ts-nsls';
@@ -337,6 +338,11 @@ async function main(): Promise<void> {
   const wanted = new Set<ColumnId>([...columns.map((c) => c.id), ...(filter?.columns ?? [])]);
   const s = await scan({
     types,
+    details: {
+      ppid: wanted.has('PPID') || tree === 'process',
+      uid: wanted.has('UID') || wanted.has('USER'),
+      command: wanted.has('COMMAND'),
+    },
     threads: !!opt.threads,
     processless: !COMPAT_238,
     relations: wanted.has('PNS') || wanted.has('ONS') || tree === 'owner' || tree === 'parent',
@@ -416,4 +422,8 @@ async function main(): Promise<void> {
   writeOut(printHuman(table, { noHeadings: noheadings, utf8, termWidth }));
 }
 
-runMain(PROG, main);
+// the same bundle is the scan worker thread (pool.ts)
+if (isScanWorker()) serveScans();
+// an explicit exit: ending by an empty event loop costs tens of ms more
+// (the scan worker, if any, is still being torn down)
+else runMain(PROG, () => main().then(() => 0));

@@ -3,23 +3,18 @@
  * namespaces from readlink of /proc/PID/ns/TYPE, no ioctl needed), the lowest
  * member PID as representative; then (unless asked to behave like lsns 2.38)
  * namespaces held only by an open descriptor, only by a socket, or only by an
- * nsfs bind mount. Kernel questions (parents, owners, socket namespaces,
- * netnsid) go to @ns/syscalls, and only when the output needs the answer.
+ * nsfs bind mount. The /proc reading is pool.ts' (two threads on a busy
+ * machine, which then also read PPID, UID and COMMAND of every process; else
+ * they are read when a row needs them). Kernel questions (parents, owners, socket
+ * namespaces, netnsid) go to @ns/syscalls, and only when the output needs the
+ * answer.
  */
-import {
-  closeSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  readlinkSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
+import { scanTasks, taskDir, threadScanner, type InfoWanted } from './pool.js';
+import { TYPES, type NsType } from './types.js';
+import type { HeldFd } from '@ns/syscalls';
 
-/** lsns' order of types; only the order of reading depends on it. */
-export const TYPES = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'] as const;
-export type NsType = (typeof TYPES)[number];
+export { TYPES, type NsType };
 
 export interface Proc {
   pid: number;
@@ -31,6 +26,8 @@ export interface Proc {
   outline?: unknown;
   ppidCache?: number;
   uidCache?: number;
+  /** COMMAND, once read (undefined inside: unreadable) */
+  commandCache?: { text: string | undefined };
 }
 
 export interface Namespace {
@@ -64,6 +61,8 @@ export interface ScanOptions {
   relations: boolean;
   /** NETNSID is wanted */
   netnsid: boolean;
+  /** PPID, UID, COMMAND of the processes shown are wanted */
+  details: InfoWanted;
 }
 
 export interface Scan {
@@ -82,39 +81,12 @@ export interface NsfsMount {
 
 type Syscalls = typeof import('@ns/syscalls');
 let sys: Syscalls | undefined;
-/** @ns/syscalls brings koffi: loaded only when an ioctl or netlink is needed. */
+/** @ns/syscalls' ioctl and netlink parts, only when an ioctl or netlink is needed. */
 async function syscalls(): Promise<Syscalls> {
   return (sys ??= await import('@ns/syscalls'));
 }
 
 const LINK = /^([a-z]+):\[(\d+)\]$/;
-
-function inodeOfLink(link: string): number {
-  const open = link.indexOf('[');
-  return open < 0 ? 0 : Number(link.slice(open + 1, -1));
-}
-
-/** Reads a process's namespaces; undefined when it has gone. */
-function readProc(
-  dir: string,
-  pid: number,
-  tgid: number,
-  types: readonly number[],
-): Proc | undefined {
-  const ns = new Array<number>(TYPES.length).fill(0);
-  let gone = 0;
-  for (const i of types) {
-    try {
-      ns[i] = inodeOfLink(readlinkSync(`${dir}/ns/${TYPES[i]}`));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ESRCH') gone++;
-      else if (code !== 'EACCES') throw e;
-    }
-  }
-  if (types.length > 0 && gone === types.length) return undefined;
-  return { pid, tgid, ns };
-}
 
 /** Parses the nsfs entries of /proc/self/mountinfo (octal escapes undone). */
 export function nsfsMounts(): NsfsMount[] {
@@ -132,32 +104,59 @@ export function nsfsMounts(): NsfsMount[] {
   return out;
 }
 
-export async function scan(opt: ScanOptions): Promise<Scan> {
-  const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
-  const procs = new Map<number, Proc>();
-  const list: Proc[] = [];
+/** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
+function listTasks(threads: boolean): number[] {
+  const tasks: number[] = [];
   for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
-    if (opt.threads) {
-      let tids: string[];
-      try {
-        tids = readdirSync(`/proc/${pid}/task`);
-      } catch {
-        continue;
-      }
-      for (const t of tids) {
-        const p = readProc(`/proc/${pid}/task/${t}`, Number(t), pid, typeIdx);
-        if (p) list.push(p);
-      }
-    } else {
-      const p = readProc(`/proc/${name}`, pid, pid, typeIdx);
-      if (p) list.push(p);
+    if (!threads) {
+      tasks.push(pid, pid);
+      continue;
     }
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone
+    }
+    for (const t of tids) tasks.push(Number(t), pid);
   }
-  if (opt.threads) list.sort((a, b) => a.pid - b.pid);
-  for (const p of list) procs.set(p.pid, p);
+  if (threads) {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < tasks.length; i += 2) pairs.push([tasks[i], tasks[i + 1]]);
+    pairs.sort((a, b) => a[0] - b[0]);
+    return pairs.flat();
+  }
+  return tasks;
+}
+
+export async function scan(opt: ScanOptions): Promise<Scan> {
+  const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
+  const tasks = listTasks(opt.threads);
+  const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
+  const found = scanTasks(Int32Array.from(tasks), mask, opt.processless, opt.details);
+  const info = found.info;
+
+  const T = TYPES.length;
+  const procs = new Map<number, Proc>();
+  const list: Proc[] = [];
+  const holders: [Proc, readonly HeldFd[]][] = [];
+  for (let i = 0; i < tasks.length / 2; i++) {
+    if (!found.alive[i]) continue;
+    const ns = Array.from(found.ns.subarray(i * T, i * T + T));
+    const p: Proc = { pid: tasks[2 * i], tgid: tasks[2 * i + 1], ns };
+    if (info) {
+      if (opt.details.ppid) p.ppidCache = info.ppid[i];
+      if (opt.details.uid) p.uidCache = info.uid[i];
+      if (opt.details.command) p.commandCache = { text: info.command[i] };
+    }
+    list.push(p);
+    procs.set(p.pid, p);
+    const fds = found.held.get(i);
+    if (fds) holders.push([p, fds]);
+  }
 
   const byId = new Map<number, Namespace>();
   for (const p of list)
@@ -192,7 +191,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
     processless.push(ns);
   };
   if (opt.processless) {
-    await scanDescriptors(list, opt, byId, addProcessless);
+    await addHeld(holders, opt, byId, addProcessless);
     for (const m of mounts) {
       const match = LINK.exec(m.root);
       if (match) addProcessless(match[1], Number(match[2]), m.target);
@@ -224,62 +223,37 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
 }
 
 /**
- * Namespaces held only by a descriptor: nsfs descriptors show their type and
- * inode in readlink; a socket's network namespace needs pidfd_getfd and
- * SIOCGSKNS. Each socket is asked about once.
+ * Namespaces held only by a descriptor (found by the pool's descriptor
+ * scan): nsfs descriptors show their type and inode in their link, an nsfs
+ * file opened through a bind mount needs NS_GET_NSTYPE, and a socket's
+ * network namespace needs pidfd_getfd and SIOCGSKNS. Each socket is asked
+ * about once. In PID order, as lsns finds them.
  */
-async function scanDescriptors(
-  list: Proc[],
+async function addHeld(
+  holders: [Proc, readonly HeldFd[]][],
   opt: ScanOptions,
   byId: Map<number, Namespace>,
   add: (type: string, id: number, openPath: string) => void,
 ): Promise<void> {
+  if (holders.length === 0) return;
   const seenSockets = new Set<number>();
-  const notNsfs = new Set<string>();
-  const nsfsDev = statSync('/proc/self/ns/user').dev;
   const wantNet = opt.types.has('net');
-  for (const p of list) {
-    if (p.pid !== p.tgid) continue;
-    const dir = `/proc/${p.pid}/fd`;
-    let fds: string[];
-    try {
-      fds = readdirSync(dir);
-    } catch {
-      continue;
-    }
+  for (const [p, fds] of holders) {
     let holder: import('@ns/syscalls').ProcessFds | undefined;
-    for (const fd of fds) {
-      const path = `${dir}/${fd}`;
-      // readlink is cheap and answers for most descriptors: pipes, anon inodes,
-      // nsfs ones ("net:[INODE]") and sockets; only paths need a stat, since an
-      // nsfs descriptor opened through a bind mount shows that path
-      const link = safeReadlink(path);
-      const m = LINK.exec(link);
-      if (m && m[1] !== 'socket' && m[1] !== 'pipe') {
-        if (!byId.has(Number(m[2]))) add(m[1], Number(m[2]), path);
-        continue;
-      }
-      if (link[0] === '/' && notNsfs.has(link)) continue;
-      if (link === '' || (link[0] !== '/' && !link.startsWith('socket:['))) continue;
-      let st;
-      try {
-        st = statSync(path);
-      } catch {
-        continue; // closed meanwhile, or not ours to see
-      }
-      if (st.dev === nsfsDev) {
-        if (byId.has(st.ino)) continue;
+    for (const h of fds) {
+      const path = `/proc/${p.pid}/fd/${h.fd}`;
+      if (h.kind === 'ns') {
+        if (!byId.has(h.inode)) add(h.type, h.inode, path);
+      } else if (h.kind === 'nsfs') {
+        if (byId.has(h.inode)) continue;
         const type = (await syscalls()).nsTypeOf(path);
-        if (type) add(type, st.ino, path);
-      } else if (!st.isSocket()) {
-        // "/" is what a descriptor on a detached mount shows: never take it for a known file
-        if (link !== '/') notNsfs.add(link);
+        if (type) add(type, h.inode, path);
       } else if (wantNet) {
-        if (seenSockets.has(st.ino)) continue;
-        seenSockets.add(st.ino);
+        if (seenSockets.has(h.inode)) continue;
+        seenSockets.add(h.inode);
         const s = await syscalls();
         holder ??= new s.ProcessFds(p.pid);
-        const nsFd = holder.socketNetnsFd(Number(fd));
+        const nsFd = holder.socketNetnsFd(h.fd);
         if (nsFd < 0) continue;
         const id = fstatSync(nsFd).ino;
         // a socket's namespace has no path: its descriptor stays open for the rest of this short run
@@ -291,77 +265,40 @@ async function scanDescriptors(
   }
 }
 
-function safeReadlink(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
+/** Opens the task's /proc directory in the main thread, for a detail nobody read before. */
+function openTask(p: Proc) {
+  const sc = threadScanner();
+  return sc.open(taskDir(p.pid, p.tgid)) ? sc : undefined;
 }
 
-/** PPID from /proc/PID/stat, parsed after the last ')'; lsns reads it for every process, we for those shown. */
+/** PPID from /proc/PID/stat (0 when gone); lsns reads it for every process, we for those shown. */
 export function ppidOf(p: Proc): number {
-  if (p.ppidCache !== undefined) return p.ppidCache;
-  let ppid = 0;
-  try {
-    const dir = p.pid === p.tgid ? `/proc/${p.pid}` : `/proc/${p.tgid}/task/${p.pid}`;
-    const stat = readSmall(`${dir}/stat`).toString('latin1');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
-    ppid = Number(rest[1]);
-  } catch {
-    /* gone */
+  if (p.ppidCache === undefined) {
+    const sc = openTask(p);
+    p.ppidCache = sc ? Math.max(0, sc.ppid()) : 0;
+    sc?.close();
   }
-  return (p.ppidCache = ppid);
+  return p.ppidCache;
 }
 
-/** The owner of /proc/PID, as lsns takes it. */
+/** The owner of /proc/PID, as lsns takes it (0 when gone). */
 export function uidOf(p: Proc): number {
-  if (p.uidCache !== undefined) return p.uidCache;
-  try {
-    p.uidCache = statSync(`/proc/${p.tgid}`).uid;
-  } catch {
-    p.uidCache = 0;
+  if (p.uidCache === undefined) {
+    const sc = openTask(p);
+    p.uidCache = sc ? Math.max(0, sc.uid()) : 0;
+    sc?.close();
   }
   return p.uidCache;
 }
 
-let readBuf: Buffer | undefined;
-
-/** The first 8 KiB of a /proc file in three system calls (readFileSync needs more). */
-function readSmall(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = (readBuf ??= Buffer.allocUnsafe(8192));
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, null));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** COMMAND as lsns shows it: the first 8 KiB of cmdline with NULs as blanks and the last byte dropped, else comm. */
+/** COMMAND as lsns shows it: cmdline with NULs as blanks and the last byte dropped, else comm. */
 export function commandOf(p: Proc): string | undefined {
-  const dir = p.pid === p.tgid ? `/proc/${p.pid}` : `/proc/${p.tgid}/task/${p.pid}`;
-  for (const file of ['cmdline', 'comm']) {
-    let fd: number;
-    try {
-      fd = openSync(`${dir}/${file}`, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      const buf = (readBuf ??= Buffer.allocUnsafe(8192));
-      let n = 0;
-      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-      if (n <= 0) continue;
-      for (let i = 0; i < n; i++) if (buf[i] === 0) buf[i] = 32;
-      return buf.toString('utf8', 0, n - 1);
-    } catch {
-      continue;
-    } finally {
-      closeSync(fd);
-    }
+  if (p.commandCache === undefined) {
+    const sc = openTask(p);
+    p.commandCache = { text: sc?.command() };
+    sc?.close();
   }
-  return undefined;
+  return p.commandCache.text;
 }
 
 /**

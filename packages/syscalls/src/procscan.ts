@@ -1,0 +1,260 @@
+/**
+ * Reading many /proc/PID directories quickly, for lsns-like scans.
+ *
+ * Each process directory is opened once (O_PATH) and everything else is read
+ * relative to that descriptor (readlinkat, openat, statx): the kernel walks
+ * two path components instead of four, a PID reused meanwhile cannot be
+ * confused with the process we opened, and failures come back as return
+ * values, not as thrown errors (a thrown ENOENT costs far more than the
+ * system call in Node). Results go into the caller's arrays or reused
+ * buffers, so a scan of thousands of processes allocates little.
+ *
+ * Works in worker threads too (each thread loads its own bindings).
+ */
+import { createRequire } from 'node:module';
+
+type Fn = (...args: unknown[]) => number;
+
+interface Bindings {
+  openat: Fn;
+  readlinkat: Fn;
+  read: Fn;
+  close: Fn;
+  getdents64: Fn;
+  statx: Fn;
+  errno: () => number;
+}
+
+let bindings: Bindings | undefined;
+
+function libc(): Bindings {
+  if (bindings) return bindings;
+  const koffi = createRequire(import.meta.url)('koffi') as {
+    load(path: string): { func(decl: string): Fn };
+    errno(): number;
+  };
+  const lib = koffi.load('libc.so.6');
+  return (bindings = {
+    openat: lib.func('int openat(int dirfd, const char *path, int flags)'),
+    readlinkat: lib.func('long readlinkat(int dirfd, const char *path, _Out_ void *buf, size_t n)'),
+    read: lib.func('long read(int fd, _Out_ void *buf, size_t n)'),
+    close: lib.func('int close(int fd)'),
+    getdents64: lib.func('long getdents64(int fd, _Out_ void *buf, size_t n)'),
+    statx: lib.func(
+      'int statx(int dirfd, const char *path, int flags, unsigned int mask, _Out_ void *buf)',
+    ),
+    errno: () => koffi.errno(),
+  });
+}
+
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
+const STATX_UID = 0x8;
+const STATX_INO = 0x100;
+const ENOENT = 2;
+const ESRCH = 3;
+const EACCES = 13;
+
+/** The namespace names as nsfs shows them in a link ("net:[4026531840]"). */
+const NS_NAMES = new Set(['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time']);
+/** "ns/net" and the like, made once */
+const NS_LINKS = new Map([...NS_NAMES].map((n) => [n, `ns/${n}`]));
+
+/** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
+export type HeldFd =
+  /** an nsfs descriptor whose link names its type and inode */
+  | { fd: number; kind: 'ns'; type: string; inode: number }
+  /** a file on nsfs opened through a bind mount: the type needs NS_GET_NSTYPE */
+  | { fd: number; kind: 'nsfs'; inode: number }
+  /** a socket, identified by its own inode */
+  | { fd: number; kind: 'socket'; inode: number };
+
+const NONE: readonly HeldFd[] = Object.freeze([]);
+
+/** What nsInode() reports when there is no inode. */
+export const NS_GONE = -1;
+export const NS_DENIED = 0;
+
+/**
+ * One thread's reader of /proc. open() a process (or task) directory, ask
+ * about it, close() it; one directory at a time.
+ */
+export class ProcScanner {
+  private lib = libc();
+  private dir = -1;
+  /** link text and small files; views into it are valid until the next call */
+  private buf = Buffer.allocUnsafe(8192);
+  private dents = Buffer.allocUnsafe(16384);
+  private stx = Buffer.alloc(256);
+  /** link texts of descriptors already found not to be on nsfs (/dev/null, log files) */
+  private notNsfs = new Set<string>();
+  private nsfsMajor = -1;
+  private nsfsMinor = -1;
+
+  /** Opens a directory such as /proc/1234 or /proc/1234/task/1235; false if it is gone or not ours to see. */
+  open(path: string): boolean {
+    this.close();
+    this.dir = this.lib.openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return this.dir >= 0;
+  }
+
+  close(): void {
+    if (this.dir >= 0) this.lib.close(this.dir);
+    this.dir = -1;
+  }
+
+  /**
+   * The inode of namespace link ns/NAME of the open directory: > 0; NS_DENIED
+   * when it may not be read (EACCES); NS_GONE when the process has gone or
+   * the kernel lacks the type (ENOENT, ESRCH). Other errors throw.
+   */
+  nsInode(name: string): number {
+    const n = this.lib.readlinkat(this.dir, NS_LINKS.get(name) ?? `ns/${name}`, this.buf, 64);
+    if (n < 0) {
+      const e = this.lib.errno();
+      if (e === ENOENT || e === ESRCH) return NS_GONE;
+      if (e === EACCES) return NS_DENIED;
+      throw new Error(`readlink ns/${name}: errno ${e}`);
+    }
+    return bracketNumber(this.buf, 0, n);
+  }
+
+  /** The owner of the open directory (what lsns shows as UID); -1 if gone. */
+  uid(): number {
+    if (this.lib.statx(this.dir, '', AT_EMPTY_PATH, STATX_UID, this.stx) < 0) return -1;
+    return this.stx.readUInt32LE(20);
+  }
+
+  /** The parent PID from the open directory's stat file (parsed after the last ')'); -1 if gone. */
+  ppid(): number {
+    const n = this.readFile('stat');
+    if (n <= 0) return -1;
+    const b = this.buf;
+    let i = n - 1;
+    while (i >= 0 && b[i] !== 0x29) i--; // the last ')'
+    if (i < 0) return -1;
+    i += 4; // ") S "
+    let v = 0;
+    for (; i < n && b[i] >= 0x30 && b[i] <= 0x39; i++) v = v * 10 + b[i] - 0x30;
+    return v;
+  }
+
+  /**
+   * COMMAND as lsns shows it: the first 8 KiB of cmdline with NULs as blanks
+   * and the last byte dropped; for an empty cmdline (kernel threads) comm,
+   * less its newline. undefined if both are unreadable or empty.
+   */
+  command(): string | undefined {
+    for (const file of ['cmdline', 'comm']) {
+      const n = this.readFile(file);
+      if (n <= 0) continue;
+      const b = this.buf;
+      for (let i = 0; i < n; i++) if (b[i] === 0) b[i] = 0x20;
+      return b.toString('utf8', 0, n - 1);
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads up to 8 KiB of a file of the open directory into buf; its length,
+   * or -1. One read: these files (stat, cmdline, comm) come whole from one
+   * read when the buffer is large enough, so a short read is the end.
+   */
+  private readFile(name: string): number {
+    const fd = this.lib.openat(this.dir, name, O_CLOEXEC);
+    if (fd < 0) return -1;
+    const n = this.lib.read(fd, this.buf, this.buf.length);
+    this.lib.close(fd);
+    return n;
+  }
+
+  /**
+   * The descriptors of process pid that hold a namespace or a socket. Most
+   * links answer by their text alone ("net:[...]", "socket:[...]",
+   * "pipe:[...]"); a path needs a statx to tell whether it is an nsfs file,
+   * done once per distinct path. Returns a shared empty array when there is
+   * nothing, which is nearly always. Independent of open().
+   */
+  heldFds(pid: number): readonly HeldFd[] {
+    const lib = this.lib;
+    const fdDir = lib.openat(AT_FDCWD, `/proc/${pid}/fd`, O_DIRECTORY | O_CLOEXEC);
+    if (fdDir < 0) return NONE;
+    let out: HeldFd[] | undefined;
+    try {
+      const fds: number[] = [];
+      const d = this.dents;
+      for (let n; (n = lib.getdents64(fdDir, d, d.length)) > 0;) {
+        for (let off = 0; off < n; off += d.readUInt16LE(off + 16)) {
+          // d_name at offset 19: the descriptor number ("." and ".." are skipped)
+          let fd = 0;
+          let i = off + 19;
+          if (d[i] < 0x30 || d[i] > 0x39) continue;
+          for (; d[i] !== 0; i++) fd = fd * 10 + d[i] - 0x30;
+          fds.push(fd);
+        }
+        // the kernel fills the buffer as far as it can: room left means the end
+        if (n < d.length - 512) break;
+      }
+      const b = this.buf;
+      for (const fd of fds) {
+        const name = String(fd);
+        const n = lib.readlinkat(fdDir, name, b, 4096);
+        if (n <= 0) continue; // closed meanwhile
+        let held: HeldFd | undefined;
+        if (b[0] === 0x2f) held = this.nsfsPath(fdDir, name, fd, b.toString('latin1', 0, n));
+        else {
+          const colon = indexOf(b, 0x3a, 0, n);
+          if (colon < 0 || b[colon + 1] !== 0x5b) continue; // not "type:[...]"
+          const type = b.toString('latin1', 0, colon);
+          const inode = bracketNumber(b, colon, n);
+          if (inode <= 0) continue;
+          if (type === 'socket') held = { fd, kind: 'socket', inode };
+          else if (NS_NAMES.has(type)) held = { fd, kind: 'ns', type, inode };
+        }
+        if (held) (out ??= []).push(held);
+      }
+    } finally {
+      lib.close(fdDir);
+    }
+    return out ?? NONE;
+  }
+
+  /** A descriptor showing a path: on nsfs (an open bind mount of a namespace), or not. */
+  private nsfsPath(fdDir: number, name: string, fd: number, link: string): HeldFd | undefined {
+    // "/" is what a descriptor on a detached mount shows: never take it for a known file
+    if (link !== '/' && this.notNsfs.has(link)) return undefined;
+    if (this.nsfsMajor < 0) this.findNsfsDevice();
+    if (this.lib.statx(fdDir, name, 0, STATX_INO, this.stx) < 0) return undefined;
+    const s = this.stx;
+    if (s.readUInt32LE(136) === this.nsfsMajor && s.readUInt32LE(140) === this.nsfsMinor)
+      return { fd, kind: 'nsfs', inode: Number(s.readBigUInt64LE(32)) };
+    if (link !== '/') this.notNsfs.add(link);
+    return undefined;
+  }
+
+  /** The device of nsfs, from our own user namespace link. */
+  private findNsfsDevice(): void {
+    if (this.lib.statx(AT_FDCWD, '/proc/self/ns/user', 0, STATX_INO, this.stx) === 0) {
+      this.nsfsMajor = this.stx.readUInt32LE(136);
+      this.nsfsMinor = this.stx.readUInt32LE(140);
+    } else this.nsfsMajor = this.nsfsMinor = 0x7fffffff;
+  }
+}
+
+/** Where byte c first is in b[from, end), or -1 (Buffer.indexOf costs a call into C++). */
+function indexOf(b: Buffer, c: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (b[i] === c) return i;
+  return -1;
+}
+
+/** The number in "type:[12345]" from position `from`: 0 if there is none. */
+function bracketNumber(b: Buffer, from: number, end: number): number {
+  let i = indexOf(b, 0x5b, from, end); // '['
+  if (i < 0) return 0;
+  let v = 0;
+  for (i++; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++) v = v * 10 + b[i] - 0x30;
+  return v;
+}
