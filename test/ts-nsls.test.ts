@@ -17,10 +17,10 @@ function nsls(args: string[], env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** Same stdout, stderr (with the tool's name) and status as lsns 2.38.1 in its mode. */
-function sameAsLsns(args: string[]): void {
+function sameAsLsns(args: string[], env: NodeJS.ProcessEnv = COMPAT): void {
   let ours, theirs;
   for (let attempt = 0; attempt < 6; attempt++) {
-    ours = nsls(args, COMPAT);
+    ours = nsls(args, env);
     theirs = run('lsns', args);
     ours.stderr = ours.stderr.replace(/\bts-nsls\b/g, 'lsns');
     if (
@@ -101,6 +101,16 @@ describe('ts-nsls as lsns 2.38.1', () => {
     ['-J', '-p', '99999999'],
   ];
   for (const args of cases) it(`lsns ${args.join(' ')}`, () => sameAsLsns(args));
+
+  it('the scan split over a worker thread (as on a busy machine) changes nothing', () => {
+    const env = { ...COMPAT, TS_NSLS_WORKER: 'always' };
+    for (const args of [[], ['-J'], ['-l', '-o', '+PPID,UID,PATH']]) sameAsLsns(args, env);
+    // --threads is ours alone: the first row (the initial namespace, its thread count) in both modes
+    const never = nsls(['--threads', '-o', 'NS,NPROCS'], { ...env, TS_NSLS_WORKER: 'never' });
+    const always = nsls(['--threads', '-o', 'NS,NPROCS'], env);
+    assert.equal(always.status, 0);
+    assert.equal(always.stdout.split('\n')[0], never.stdout.split('\n')[0]);
+  });
 
   it('-p PID', () => {
     sameAsLsns(['-p', String(ids.netPid)]);
