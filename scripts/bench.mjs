@@ -1,6 +1,7 @@
 // npm run bench: each tool against its util-linux counterpart and against a
 // bare Node start-up (node -e 0), interleaved in one run, medians and ratios.
-// It reports; it never fails the build. ROUNDS=N changes the number of rounds.
+// It reports; it never fails the build. ROUNDS=N changes the number of rounds;
+// `npm run bench -- unshare nsenter nsls` picks parts (default: all).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -57,8 +58,23 @@ async function waitingParentRss(argv) {
   }
 }
 
+const parts = process.argv.slice(2);
+const wanted = (part) => parts.length === 0 || parts.includes(part);
+
 async function main() {
   const unshare = tool('ts-unshare');
+  if (wanted('unshare')) await benchUnshare(unshare);
+  for (const [part, extra] of [
+    ['nsenter', 'bench-nsenter.mjs'],
+    ['nsls', 'bench-nsls.mjs'],
+  ]) {
+    const script = join(root, 'scripts', extra);
+    if (wanted(part) && existsSync(script))
+      spawnSync(process.execPath, [script], { stdio: 'inherit' });
+  }
+}
+
+async function benchUnshare(unshare) {
   compare('ts-unshare start-up', [
     { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
     { label: 'unshare -u true', argv: ['/usr/bin/unshare', '-u', 'true'] },
@@ -99,11 +115,6 @@ async function main() {
   console.log("\nWaiting parent of `-fp --mount-proc sleep 30`, VmRSS of the tool's PID");
   console.log('| tool | VmRSS KiB |\n| --- | ---: |');
   console.log(`| ts-unshare | ${ours} |\n| unshare | ${theirs} |`);
-
-  for (const extra of ['bench-nsenter.mjs', 'bench-nsls.mjs']) {
-    const script = join(root, 'scripts', extra);
-    if (existsSync(script)) spawnSync(process.execPath, [script], { stdio: 'inherit' });
-  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
