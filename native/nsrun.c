@@ -57,7 +57,6 @@ enum {
   OP_CLOSE = 19,       /* fd */
   OP_DUP2 = 20,        /* fd, target fd */
   OP_CHROOT_DOT = 21,  /* -: chroot(".") after fchdir to the new root */
-  OP_IGNORE_SIGNAL = 40, /* signal: SIG_IGN, kept through the exec (closes the waiter's start-up window) */
   /* nsenter's two passes: the first may fail quietly, the second retries only what failed. */
   OP_SETNS_SOFT = 22,  /* fd, nstype, slot: on failure remember slot (0..31) and go on */
   OP_SETNS_RETRY = 23, /* fd, nstype, slot: setns only if slot failed before */
@@ -65,6 +64,7 @@ enum {
   OP_FCHDIR_WD = 25,   /* -: fchdir to the directory of the last open-wd */
   OP_WRITE_FD = 26,    /* fd, text: write text to a descriptor opened beforehand */
   OP_FORK_SIBLING = 27,/* -: fork a child of our parent, report its PID, and exit (clone only) */
+  OP_IGNORE_SIGNAL = 40, /* signal: SIG_IGN, kept through the exec (closes the waiter's start-up window) */
 };
 
 struct nsrun_exec {
