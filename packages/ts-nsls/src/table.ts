@@ -39,15 +39,48 @@ export class Table {
 
   /** Rows in printing order: depth first from the roots for a tree, else as added. */
   ordered(): Row[] {
-    if (!this.isTree) return this.rows;
-    const out: Row[] = [];
-    const walk = (r: Row) => {
-      out.push(r);
-      r.children.forEach(walk);
-    };
-    this.rows.filter((r) => !r.parent).forEach(walk);
-    return out;
+    return this.isTree ? walkTree(this.rows).rows : this.rows;
   }
+}
+
+/**
+ * The rows of a tree depth first, each with its tree art (ancestors'
+ * continuation lines, then its own branch). The art of a row's children
+ * starts with the row's own prefix, so each row costs one concatenation
+ * instead of a walk up to the root. Iterative: a deep tree cannot overflow
+ * the stack.
+ */
+function walkTree(all: Row[], utf8 = true): { rows: Row[]; art: string[] } {
+  const [vert, branch, last] = utf8 ? ['│ ', '├─', '└─'] : ['| ', '|-', '`-'];
+  const rows: Row[] = [];
+  const art: string[] = [];
+  // a stack of [row, prefix for its children]; roots are pushed in reverse to pop in order
+  const stack: Row[] = [];
+  const prefixes: string[] = [];
+  for (let i = all.length - 1; i >= 0; i--)
+    if (!all[i].parent) {
+      stack.push(all[i]);
+      prefixes.push('');
+    }
+  while (stack.length > 0) {
+    const r = stack.pop()!;
+    const own = prefixes.pop()!;
+    rows.push(r);
+    art.push(own);
+    const kids = r.children;
+    if (kids.length === 0) continue;
+    // a root's children start at the margin; deeper ones continue their parent's line
+    let base = '';
+    if (r.parent) {
+      const sibs = r.parent.children;
+      base = own.slice(0, -2) + (sibs[sibs.length - 1] === r ? '  ' : vert);
+    }
+    for (let k = kids.length - 1; k >= 0; k--) {
+      stack.push(kids[k]);
+      prefixes.push(base + (k === kids.length - 1 ? last : branch));
+    }
+  }
+  return { rows, art };
 }
 
 export interface PrintOptions {
@@ -60,23 +93,26 @@ export interface PrintOptions {
 const text = (v: Row['cells'][number]): string =>
   v === undefined ? '' : Array.isArray(v) ? v.join(',') : v;
 
-/** The tree art in front of a row: ancestors' continuation lines, then its own branch. */
-function treeArt(row: Row, utf8: boolean): string {
-  if (!row.parent) return '';
-  const [vert, branch, last] = utf8 ? ['│ ', '├─', '└─'] : ['| ', '|-', '`-'];
-  const isLast = (r: Row) => {
-    const sibs = r.parent!.children;
-    return sibs[sibs.length - 1] === r;
-  };
-  let art = isLast(row) ? last : branch;
-  for (let a = row.parent; a.parent; a = a.parent) art = (isLast(a) ? '  ' : vert) + art;
-  return art;
+/** The rows in printing order and, for a tree, the art in front of each. */
+function layout(t: Table, utf8: boolean): { rows: Row[]; art: string[] | undefined } {
+  return t.isTree ? walkTree(t.rows, utf8) : { rows: t.rows, art: undefined };
+}
+
+/**
+ * The display width of s when it prints as it is: its length, or -1 when it
+ * has control characters (to be escaped) or surrogate pairs (several code
+ * units per column). One pass over the characters; nearly every cell is plain.
+ */
+function plainWidth(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || (c >= 0xd800 && c <= 0xdfff)) return -1;
+  }
+  return s.length;
 }
 
 /** libsmartcols' safe encoding for terminals: control characters as \xHH. */
 function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (!/[\x00-\x1f\x7f]/.test(s)) return s;
   // eslint-disable-next-line no-control-regex
   return s.replace(
     /[\x00-\x1f\x7f]/g,
@@ -86,7 +122,8 @@ function safe(s: string): string {
 
 /** Display width: code points (wide characters are rare enough in this output). */
 function width(s: string): number {
-  if (!/[\uD800-\uDFFF]/.test(s)) return s.length;
+  const w = plainWidth(s);
+  if (w >= 0) return w;
   let n = 0;
   for (const _ of s) n++;
   return n;
@@ -96,53 +133,97 @@ function cut(s: string, w: number): string {
   return [...s].slice(0, w).join('');
 }
 
+/** Blanks of each length, made once per length. */
+const blanks: string[] = [''];
+function pad(n: number): string {
+  while (blanks.length <= n) blanks.push(blanks[blanks.length - 1] + ' ');
+  return blanks[n];
+}
+
 export function printHuman(t: Table, o: PrintOptions): string {
   const cols = t.columns;
-  const rows = t.ordered();
-  // each cell as its lines (several only for wrap columns)
-  const cells = rows.map((r) =>
-    cols.map((c, i) => {
-      const v = text(r.cells[i]);
-      const lines = c.wrap ? v.split('\n').map(safe) : [safe(v)];
-      if (c.tree) lines[0] = treeArt(r, o.utf8) + lines[0];
-      return lines;
-    }),
-  );
-  const widths = cols.map((c, i) => {
+  const C = cols.length;
+  const { rows, art } = layout(t, o.utf8);
+  // every cell's first line and its width, flat by row; the rare cells of
+  // several lines (wrap columns) keep their further lines aside
+  const first: string[] = new Array(rows.length * C);
+  const widthOf = new Int32Array(rows.length * C);
+  let more: Map<number, string[]> | undefined;
+  const widths = new Array<number>(C).fill(0);
+  for (let r = 0; r < rows.length; r++) {
+    const rc = rows[r].cells;
+    for (let i = 0; i < C; i++) {
+      let v = text(rc[i]);
+      let w = plainWidth(v);
+      if (cols[i].wrap && v.includes('\n')) {
+        const lines = v.split('\n').map(safe);
+        for (const l of lines) widths[i] = Math.max(widths[i], width(l));
+        (more ??= new Map()).set(r * C + i, lines);
+        v = lines[0];
+        w = width(v);
+      } else if (w < 0) {
+        v = safe(v);
+        w = width(v);
+      }
+      // the art is ASCII or box drawing: one column per code unit
+      if (cols[i].tree && art) {
+        v = art[r] + v;
+        w += art[r].length;
+      }
+      first[r * C + i] = v;
+      widthOf[r * C + i] = w;
+      if (w > widths[i]) widths[i] = w;
+    }
+  }
+  for (let i = 0; i < C; i++) {
+    const c = cols[i];
     const min = width(c.col.id);
-    let w = 0;
-    for (const r of cells) for (const l of r[i]) w = Math.max(w, width(l));
-    if (w < min) return min;
-    if (c.col.whint >= 1 && w < c.col.whint && min < c.col.whint) return c.col.whint;
-    return w;
-  });
+    const w = widths[i];
+    if (w < min) widths[i] = min;
+    else if (c.col.whint >= 1 && w < c.col.whint && min < c.col.whint) widths[i] = c.col.whint;
+  }
   if (o.termWidth) {
     let total = widths.reduce((a, b) => a + b, 0) + widths.length - 1;
-    for (let i = cols.length - 1; i >= 0 && total > o.termWidth; i--) {
+    for (let i = C - 1; i >= 0 && total > o.termWidth; i--) {
       if (!cols[i].trunc) continue;
       const w = Math.max(width(cols[i].col.id), widths[i] - (total - o.termWidth));
       total -= widths[i] - w;
       widths[i] = w;
     }
   }
-  const line = (parts: string[]) =>
-    parts
-      .map((p, i) => {
-        const w = widths[i];
-        // an empty last cell prints nothing, not even alignment blanks
-        if (i === parts.length - 1 && p === '') return '';
-        if (width(p) > w) p = cut(p, w);
-        if (cols[i].right) return ' '.repeat(w - width(p)) + p;
-        return i === parts.length - 1 ? p : p + ' '.repeat(w - width(p));
-      })
-      .join(' ');
-  const out: string[] = [];
-  if (!o.noHeadings && rows.length > 0) out.push(line(cols.map((c) => c.col.id)));
-  for (const r of cells) {
-    const n = Math.max(...r.map((l) => l.length));
-    for (let k = 0; k < n; k++) out.push(line(r.map((l) => l[k] ?? '')));
+  // one output line; w < 0: not measured yet
+  const cell = (p: string, pw: number, i: number): string => {
+    const w = widths[i];
+    // an empty last cell prints nothing, not even alignment blanks
+    if (i === C - 1 && p === '') return '';
+    if (pw < 0) pw = width(p);
+    if (pw > w) {
+      p = cut(p, w);
+      pw = width(p);
+    }
+    if (cols[i].right) return pad(w - pw) + p;
+    return i === C - 1 ? p : p + pad(w - pw);
+  };
+  let out = '';
+  if (!o.noHeadings && rows.length > 0) {
+    for (let i = 0; i < C; i++) out += (i ? ' ' : '') + cell(cols[i].col.id, -1, i);
+    out += '\n';
   }
-  return out.length ? out.join('\n') + '\n' : '';
+  for (let r = 0; r < rows.length; r++) {
+    for (let i = 0; i < C; i++)
+      out += (i ? ' ' : '') + cell(first[r * C + i], widthOf[r * C + i], i);
+    out += '\n';
+    if (!more) continue;
+    // further lines of multi-line cells, the other cells blank
+    let n = 1;
+    for (let i = 0; i < C; i++) n = Math.max(n, more.get(r * C + i)?.length ?? 1);
+    for (let k = 1; k < n; k++) {
+      for (let i = 0; i < C; i++)
+        out += (i ? ' ' : '') + cell(more.get(r * C + i)?.[k] ?? '', -1, i);
+      out += '\n';
+    }
+  }
+  return out;
 }
 
 /** Raw cells: blanks, backslashes, and every byte that is not printable ASCII as \xHH. */
@@ -156,16 +237,17 @@ export function rawEscape(s: string): string {
 }
 
 export function printRaw(t: Table, o: PrintOptions): string {
-  const rows = t.ordered();
+  const { rows, art } = layout(t, o.utf8);
   const out: string[] = [];
   if (!o.noHeadings && rows.length > 0)
     out.push(t.columns.map((c) => rawEscape(c.col.id)).join(' '));
-  for (const r of rows)
+  rows.forEach((r, k) =>
     out.push(
       t.columns
-        .map((c, i) => rawEscape((c.tree ? treeArt(r, o.utf8) : '') + text(r.cells[i])))
+        .map((c, i) => rawEscape((c.tree && art ? art[k] : '') + text(r.cells[i])))
         .join(' '),
-    );
+    ),
+  );
   return out.length ? out.join('\n') + '\n' : '';
 }
 
