@@ -60,8 +60,24 @@ const EACCES = 13;
 
 /** The namespace names as nsfs shows them in a link ("net:[4026531840]"). */
 const NS_NAMES = new Set(['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time']);
-/** "ns/net" and the like, made once */
-const NS_LINKS = new Map([...NS_NAMES].map((n) => [n, `ns/${n}`]));
+
+/**
+ * Paths as NUL-terminated bytes, encoded once: koffi passes a Buffer as it
+ * is, where a string would be converted on every call (thousands of times
+ * per scan for the same few names).
+ */
+const cPath = (s: string) => Buffer.from(`${s}\0`, 'latin1');
+/** "ns/net" and the like */
+const NS_LINKS = new Map([...NS_NAMES].map((n) => [n, cPath(`ns/${n}`)]));
+const FD = cPath('fd');
+const STAT = cPath('stat');
+const CMDLINE = cPath('cmdline');
+const COMM = cPath('comm');
+const EMPTY = cPath('');
+/** descriptor numbers as names, made as they are met: processes share the low ones */
+const fdNames: Buffer[] = [];
+const fdName = (fd: number) =>
+  fd < 1024 ? (fdNames[fd] ??= cPath(String(fd))) : cPath(String(fd));
 
 /** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
 export type HeldFd =
@@ -112,7 +128,12 @@ export class ProcScanner {
    * the kernel lacks the type (ENOENT, ESRCH). Other errors throw.
    */
   nsInode(name: string): number {
-    const n = this.lib.readlinkat(this.dir, NS_LINKS.get(name) ?? `ns/${name}`, this.buf, 64);
+    const n = this.lib.readlinkat(
+      this.dir,
+      NS_LINKS.get(name) ?? cPath(`ns/${name}`),
+      this.buf,
+      64,
+    );
     if (n < 0) {
       const e = this.lib.errno();
       if (e === ENOENT || e === ESRCH) return NS_GONE;
@@ -124,13 +145,13 @@ export class ProcScanner {
 
   /** The owner of the open directory (what lsns shows as UID); -1 if gone. */
   uid(): number {
-    if (this.lib.statx(this.dir, '', AT_EMPTY_PATH, STATX_UID, this.stx) < 0) return -1;
+    if (this.lib.statx(this.dir, EMPTY, AT_EMPTY_PATH, STATX_UID, this.stx) < 0) return -1;
     return this.stx.readUInt32LE(20);
   }
 
   /** The parent PID from the open directory's stat file (parsed after the last ')'); -1 if gone. */
   ppid(): number {
-    const n = this.readFile('stat');
+    const n = this.readFile(STAT);
     if (n <= 0) return -1;
     const b = this.buf;
     let i = n - 1;
@@ -148,7 +169,7 @@ export class ProcScanner {
    * less its newline. undefined if both are unreadable or empty.
    */
   command(): string | undefined {
-    for (const file of ['cmdline', 'comm']) {
+    for (const file of [CMDLINE, COMM]) {
       const n = this.readFile(file);
       if (n <= 0) continue;
       const b = this.buf;
@@ -163,7 +184,7 @@ export class ProcScanner {
    * or -1. One read: these files (stat, cmdline, comm) come whole from one
    * read when the buffer is large enough, so a short read is the end.
    */
-  private readFile(name: string): number {
+  private readFile(name: Buffer): number {
     const fd = this.lib.openat(this.dir, name, O_CLOEXEC);
     if (fd < 0) return -1;
     const n = this.lib.read(fd, this.buf, this.buf.length);
@@ -176,11 +197,12 @@ export class ProcScanner {
    * links answer by their text alone ("net:[...]", "socket:[...]",
    * "pipe:[...]"); a path needs a statx to tell whether it is an nsfs file,
    * done once per distinct path. Returns a shared empty array when there is
-   * nothing, which is nearly always. Independent of open().
+   * nothing, which is nearly always. Of the open directory, which must be a
+   * process's (descriptors are the thread group's).
    */
-  heldFds(pid: number): readonly HeldFd[] {
+  heldFds(): readonly HeldFd[] {
     const lib = this.lib;
-    const fdDir = lib.openat(AT_FDCWD, `/proc/${pid}/fd`, O_DIRECTORY | O_CLOEXEC);
+    const fdDir = lib.openat(this.dir, FD, O_DIRECTORY | O_CLOEXEC);
     if (fdDir < 0) return NONE;
     let out: HeldFd[] | undefined;
     try {
@@ -200,7 +222,7 @@ export class ProcScanner {
       }
       const b = this.buf;
       for (const fd of fds) {
-        const name = String(fd);
+        const name = fdName(fd);
         const n = lib.readlinkat(fdDir, name, b, 4096);
         if (n <= 0) continue; // closed meanwhile
         let held: HeldFd | undefined;
@@ -223,7 +245,7 @@ export class ProcScanner {
   }
 
   /** A descriptor showing a path: on nsfs (an open bind mount of a namespace), or not. */
-  private nsfsPath(fdDir: number, name: string, fd: number, link: string): HeldFd | undefined {
+  private nsfsPath(fdDir: number, name: Buffer, fd: number, link: string): HeldFd | undefined {
     // "/" is what a descriptor on a detached mount shows: never take it for a known file
     if (link !== '/' && this.notNsfs.has(link)) return undefined;
     if (this.nsfsMajor < 0) this.findNsfsDevice();

@@ -4,25 +4,22 @@
  * on other processes' /proc directories, which two threads do in parallel
  * (lsns is single-threaded).
  *
- * The scan has three lanes of work over the list of tasks: namespace links,
- * descriptors, and PPID/UID/COMMAND. Each lane is cut into chunks that a
- * thread claims with an atomic counter. The main thread starts at once; the
- * worker joins when it has booted (some 30 ms later) and takes whatever is
- * left. The worker sends its chunks' results through a MessagePort that the
- * main thread drains synchronously (receiveMessageOnPort) once every chunk is
- * done, so the main thread never waits for the worker's start-up: if it has
- * claimed everything by then, the worker finds nothing to do.
- *
- * The threads take the lanes in different orders: reading descriptor links
- * from two threads at once is slow, because the processes of a busy machine
- * share many open files (inherited stdio) and both threads then fight over
- * the same file's reference count in the kernel.
+ * Each task's directory is opened once and everything wanted of it is read
+ * there: namespace links, descriptors, and (with a worker) PPID/UID/COMMAND.
+ * The tasks are claimed in chunks from the two ends of one range: the main
+ * thread starts at once from the front; the worker joins from the back when
+ * it has booted (some 30 ms later). The two thus never read the same
+ * processes at the same time, which would make them wait on the same
+ * kernel locks. The worker sends its chunks' results through a MessagePort
+ * that the main thread drains synchronously (receiveMessageOnPort) once every
+ * chunk is done, so the main thread never waits for the worker's start-up:
+ * if it has claimed everything by then, the worker finds nothing to do.
  *
  * PPID/UID/COMMAND are only needed for the processes the rows show (the
- * lowest PID of each namespace), which are known once the links are read. A
- * lane for them is worth it only with a worker: it then reads them for every
- * task, in parallel with the rest; without a worker the caller reads them
- * later for the processes shown.
+ * lowest PID of each namespace), which are known once the links are read.
+ * Reading them in the scan is worth it only with a worker: it then reads
+ * them for every task, in parallel with the rest; without a worker the
+ * caller reads them later for the processes shown.
  *
  * The worker runs this same bundle (cli.ts asks isScanWorker() first).
  */
@@ -38,56 +35,49 @@ import {
 import { NS_GONE, ProcScanner, type HeldFd } from '@ns/syscalls';
 import { TYPES } from './types.js';
 
-/** Tasks per claim: a millisecond or two of work, small enough for an even split. */
+/** Tasks per claim: a few milliseconds of work, small enough for an even split. */
 const CHUNK = 32;
 
 /** With fewer tasks than this a worker costs more than it saves. */
 const WORKER_MIN_TASKS = 600;
 
-const NS_LANE = 0; // namespace links
-const FD_LANE = 1; // descriptors
-const INFO_LANE = 2; // PPID, UID, COMMAND
-const LANES = 3;
-const MAIN_ORDER = [NS_LANE, FD_LANE, INFO_LANE];
-const WORKER_ORDER = [INFO_LANE, FD_LANE, NS_LANE];
-
 // control words in the shared Int32Array
 const STATE = 0; // 1 while the scan runs, 2 after: the worker waits on it
 const PARAM = 1; // bit t: TYPES[t]; WANT_* bits
-const DONE = 2; // tasks finished, all lanes
-const LEN = 4; // + lane: the lane's length in tasks
-const NEXT = 8; // + lane: its next unclaimed index
-const CTL_WORDS = 12;
+const DONE = 2; // tasks finished
+const COUNT = 3; // tasks in all
+const CTL_WORDS = 4;
+// then one 64-bit word: the unclaimed range, front index low, back index high
+const CLAIM_OFFSET = CTL_WORDS * 4;
+const TASKS_OFFSET = CLAIM_OFFSET + 8;
 
+const WANT_FDS = 1 << 15;
 const WANT_PPID = 1 << 16;
 const WANT_UID = 1 << 17;
 const WANT_COMMAND = 1 << 18;
+const WANT_INFO = WANT_PPID | WANT_UID | WANT_COMMAND;
 
+/** What one chunk of tasks [start, end) found; the same from either thread. */
 type Chunk =
   | {
-      lane: typeof NS_LANE;
       start: number;
       /** TYPES.length inodes per task: > 0, or 0 (unknown) */
       ns: Float64Array;
       /** 0 for a task that has gone */
       alive: Uint8Array;
-    }
-  | {
-      lane: typeof FD_LANE;
       /** [index, descriptors] of the processes that hold namespaces or sockets by descriptor */
       held: [number, readonly HeldFd[]][];
+      /** PPID, UID, COMMAND when asked for (only with a worker) */
+      ppid?: Float64Array;
+      uid?: Float64Array;
+      command?: (string | undefined)[];
+      error?: undefined;
     }
-  | {
-      lane: typeof INFO_LANE;
-      start: number;
-      ppid: Float64Array;
-      uid: Float64Array;
-      command: (string | undefined)[];
-    }
-  | { lane: -1; error: string };
+  | { error: string };
 
 interface Shared {
   ctl: Int32Array;
+  claim: BigInt64Array;
   /** pid, tgid pairs */
   tasks: Int32Array;
 }
@@ -103,73 +93,87 @@ export function threadScanner(): ProcScanner {
   return (scanner ??= new ProcScanner());
 }
 
-/** Does one chunk of a lane: the same code in both threads. */
-function runChunk(sh: Shared, lane: number, start: number, end: number): Chunk {
+/**
+ * Everything wanted of the tasks [start, end), one task at a time: its
+ * directory is opened once for the namespace links, the descriptors and the
+ * details. The same code in both threads.
+ */
+function runChunk(sh: Shared, start: number, end: number): Chunk {
   const sc = threadScanner();
   const param = Atomics.load(sh.ctl, PARAM);
   const tasks = sh.tasks;
   const n = end - start;
+  const T = TYPES.length;
+  const ns = new Float64Array(n * T);
+  const alive = new Uint8Array(n);
+  const held: [number, readonly HeldFd[]][] = [];
+  const info = (param & WANT_INFO) !== 0;
+  const ppid = info ? new Float64Array(n) : undefined;
+  const uid = info ? new Float64Array(n) : undefined;
+  const command: (string | undefined)[] | undefined = info
+    ? new Array(n).fill(undefined)
+    : undefined;
   try {
-    if (lane === NS_LANE) {
-      const T = TYPES.length;
-      const ns = new Float64Array(n * T);
-      const alive = new Uint8Array(n);
-      for (let k = 0; k < n; k++) {
-        if (!sc.open(taskDir(tasks[2 * (start + k)], tasks[2 * (start + k) + 1]))) continue;
-        let asked = 0;
-        let gone = 0;
-        for (let t = 0; t < T; t++) {
-          if (!(param & (1 << t))) continue;
-          asked++;
-          const v = sc.nsInode(TYPES[t]);
-          if (v === NS_GONE) gone++;
-          else ns[k * T + t] = v;
-        }
-        if (asked === 0 || gone < asked) alive[k] = 1;
-        sc.close();
-      }
-      return { lane, start, ns, alive };
-    }
-    if (lane === FD_LANE) {
-      const held: [number, readonly HeldFd[]][] = [];
-      for (let i = start; i < end; i++) {
-        // descriptors are shared by a process's threads: asked once, of the process
-        if (tasks[2 * i] !== tasks[2 * i + 1]) continue;
-        const fds = sc.heldFds(tasks[2 * i]);
-        if (fds.length > 0) held.push([i, fds]);
-      }
-      return { lane, held };
-    }
-    const ppid = new Float64Array(n);
-    const uid = new Float64Array(n);
-    const command: (string | undefined)[] = new Array(n).fill(undefined);
     for (let k = 0; k < n; k++) {
-      if (!sc.open(taskDir(tasks[2 * (start + k)], tasks[2 * (start + k) + 1]))) continue;
+      const pid = tasks[2 * (start + k)];
+      const tgid = tasks[2 * (start + k) + 1];
+      if (!sc.open(taskDir(pid, tgid))) continue;
+      let asked = 0;
+      let gone = 0;
+      for (let t = 0; t < T; t++) {
+        if (!(param & (1 << t))) continue;
+        asked++;
+        const v = sc.nsInode(TYPES[t]);
+        if (v === NS_GONE) gone++;
+        else ns[k * T + t] = v;
+      }
+      if (asked === 0 || gone < asked) alive[k] = 1;
+      // descriptors are shared by a process's threads: asked once, of the process
+      if (param & WANT_FDS && pid === tgid) {
+        const fds = sc.heldFds();
+        if (fds.length > 0) held.push([start + k, fds]);
+      }
       // a process that went away shows 0 for both, as lsns' failed reads do
-      if (param & WANT_PPID) ppid[k] = Math.max(0, sc.ppid());
-      if (param & WANT_UID) uid[k] = Math.max(0, sc.uid());
-      if (param & WANT_COMMAND) command[k] = sc.command();
+      if (param & WANT_PPID) ppid![k] = Math.max(0, sc.ppid());
+      if (param & WANT_UID) uid![k] = Math.max(0, sc.uid());
+      if (param & WANT_COMMAND) command![k] = sc.command();
       sc.close();
     }
-    return { lane: INFO_LANE, start, ppid, uid, command };
+    return { start, ns, alive, held, ppid, uid, command };
   } catch (e) {
     sc.close();
-    return { lane: -1, error: (e as Error).message };
+    return { error: (e as Error).message };
   }
 }
 
-/** Claims and runs chunks, lanes in the given order, until none is left; each result goes to `done`. */
-function work(sh: Shared, order: readonly number[], done: (c: Chunk) => void): void {
-  for (const lane of order) {
-    const len = Atomics.load(sh.ctl, LEN + lane);
-    for (;;) {
-      const start = Atomics.add(sh.ctl, NEXT + lane, CHUNK);
-      if (start >= len) break;
-      const end = Math.min(start + CHUNK, len);
-      done(runChunk(sh, lane, start, end));
-      Atomics.add(sh.ctl, DONE, end - start);
-      Atomics.notify(sh.ctl, DONE);
-    }
+/**
+ * Claims CHUNK tasks from the front or the back of the unclaimed range: the
+ * main thread works from the front, the worker from the back, so that the
+ * two never read the same processes at the same time (they would contend for
+ * the same kernel locks). undefined when nothing is left.
+ */
+function claim(sh: Shared, front: boolean): [number, number] | undefined {
+  for (;;) {
+    const v = Atomics.load(sh.claim, 0);
+    const lo = Number(v & 0xffffffffn);
+    const hi = Number(v >> 32n);
+    if (lo >= hi) return undefined;
+    const range: [number, number] = front
+      ? [lo, Math.min(lo + CHUNK, hi)]
+      : [Math.max(hi - CHUNK, lo), hi];
+    const next = front
+      ? (BigInt(hi) << 32n) | BigInt(range[1])
+      : (BigInt(range[0]) << 32n) | BigInt(lo);
+    if (Atomics.compareExchange(sh.claim, 0, v, next) === v) return range;
+  }
+}
+
+/** Claims and runs chunks until none is left; each result goes to `done`. */
+function work(sh: Shared, front: boolean, done: (c: Chunk) => void): void {
+  for (let r; (r = claim(sh, front));) {
+    done(runChunk(sh, r[0], r[1]));
+    Atomics.add(sh.ctl, DONE, r[1] - r[0]);
+    Atomics.notify(sh.ctl, DONE);
   }
 }
 
@@ -180,7 +184,8 @@ interface WorkerData {
 function sharedFrom(buffer: SharedArrayBuffer, tasks: number): Shared {
   return {
     ctl: new Int32Array(buffer, 0, CTL_WORDS),
-    tasks: new Int32Array(buffer, CTL_WORDS * 4, 2 * tasks),
+    claim: new BigInt64Array(buffer, CLAIM_OFFSET, 1),
+    tasks: new Int32Array(buffer, TASKS_OFFSET, 2 * tasks),
   };
 }
 
@@ -194,7 +199,7 @@ export function serveScans(): void {
   const { buffer, tasks, port } = (workerData as WorkerData).tsNslsScan;
   const sh = sharedFrom(buffer, tasks);
   Atomics.wait(sh.ctl, STATE, 0);
-  if (Atomics.load(sh.ctl, STATE) === 1) work(sh, WORKER_ORDER, (c) => port.postMessage(c));
+  if (Atomics.load(sh.ctl, STATE) === 1) work(sh, false, (c) => port.postMessage(c));
   port.close();
 }
 
@@ -226,7 +231,7 @@ export function scanTasks(
   want: InfoWanted,
 ): TaskScan {
   const count = tasks.length / 2;
-  const buffer = new SharedArrayBuffer((CTL_WORDS + 2 * count) * 4);
+  const buffer = new SharedArrayBuffer(TASKS_OFFSET + 2 * count * 4);
   const sh = sharedFrom(buffer, count);
   sh.tasks.set(tasks);
 
@@ -253,6 +258,7 @@ export function scanTasks(
     alive: new Uint8Array(count),
     held: new Map(),
   };
+  // without a worker the details wait until the rows show which processes need them
   const info = port && (want.ppid || want.uid || want.command);
   if (info)
     out.info = {
@@ -263,31 +269,33 @@ export function scanTasks(
   const ctl = sh.ctl;
   ctl[PARAM] =
     typeMask |
-    (want.ppid ? WANT_PPID : 0) |
-    (want.uid ? WANT_UID : 0) |
-    (want.command ? WANT_COMMAND : 0);
-  ctl[LEN + NS_LANE] = count;
-  ctl[LEN + FD_LANE] = fds ? count : 0;
-  ctl[LEN + INFO_LANE] = info ? count : 0;
+    (fds ? WANT_FDS : 0) |
+    (info && want.ppid ? WANT_PPID : 0) |
+    (info && want.uid ? WANT_UID : 0) |
+    (info && want.command ? WANT_COMMAND : 0);
+  ctl[COUNT] = count;
+  sh.claim[0] = BigInt(count) << 32n;
   Atomics.store(ctl, STATE, 1);
   Atomics.notify(ctl, STATE);
 
   let error: string | undefined;
   const take = (c: Chunk) => {
-    if (c.lane === NS_LANE) {
-      out.ns.set(c.ns, c.start * T);
-      out.alive.set(c.alive, c.start);
-    } else if (c.lane === FD_LANE) for (const [i, h] of c.held) out.held.set(i, h);
-    else if (c.lane === INFO_LANE) {
-      out.info!.ppid.set(c.ppid, c.start);
-      out.info!.uid.set(c.uid, c.start);
-      for (let k = 0; k < c.command.length; k++) out.info!.command[c.start + k] = c.command[k];
-    } else error ??= c.error;
+    if (c.error !== undefined) {
+      error ??= c.error;
+      return;
+    }
+    out.ns.set(c.ns, c.start * T);
+    out.alive.set(c.alive, c.start);
+    for (const [i, h] of c.held) out.held.set(i, h);
+    if (out.info && c.ppid && c.uid && c.command) {
+      out.info.ppid.set(c.ppid, c.start);
+      out.info.uid.set(c.uid, c.start);
+      for (let k = 0; k < c.command.length; k++) out.info.command[c.start + k] = c.command[k];
+    }
   };
-  work(sh, MAIN_ORDER, take);
+  work(sh, true, take);
   // chunks the worker claimed: wait for them, then take its results
-  const total = ctl[LEN + NS_LANE] + ctl[LEN + FD_LANE] + ctl[LEN + INFO_LANE];
-  for (let d; (d = Atomics.load(ctl, DONE)) < total;)
+  for (let d; (d = Atomics.load(ctl, DONE)) < count;)
     if (Atomics.wait(ctl, DONE, d, 10_000) === 'timed-out')
       throw new Error('the scan worker stopped answering');
   // a worker that has not started yet need not: it finds the scan over and ends
