@@ -31,7 +31,7 @@ import {
 } from './collect.js';
 import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
-import { isScanWorker, serveScans } from './pool.js';
+import { startScanWorker } from './pool.js';
 import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
 
 const PROG = 'ts-nsls';
@@ -133,7 +133,6 @@ function isUtf8(): boolean {
 
 /** What a namespace (and, in <namespace> mode, one of its processes) shows in each column. */
 class Cells {
-  private commands = new Map<Proc, string | undefined>();
   constructor(
     private s: Scan,
     private nsfsSep: string,
@@ -161,11 +160,8 @@ class Cells {
         return proc ? String(proc.pid) : undefined;
       case 'PPID':
         return proc ? String(ppidOf(proc)) : undefined;
-      case 'COMMAND': {
-        if (!proc) return undefined;
-        if (!this.commands.has(proc)) this.commands.set(proc, commandOf(proc));
-        return this.commands.get(proc);
-      }
+      case 'COMMAND':
+        return proc ? commandOf(proc) : undefined;
       case 'UID':
         return String(proc ? uidOf(proc) : ns.uidFallback);
       case 'USER':
@@ -422,8 +418,8 @@ async function main(): Promise<void> {
   writeOut(printHuman(table, { noHeadings: noheadings, utf8, termWidth }));
 }
 
-// the same bundle is the scan worker thread (pool.ts)
-if (isScanWorker()) serveScans();
+// on a busy machine the scan worker boots while the main thread gets ready
+startScanWorker();
 // an explicit exit: ending by an empty event loop costs tens of ms more
 // (the scan worker, if any, is still being torn down)
-else runMain(PROG, () => main().then(() => 0));
+runMain(PROG, () => main().then(() => 0));

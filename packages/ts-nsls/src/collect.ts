@@ -10,7 +10,7 @@
  * answer.
  */
 import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
-import { scanTasks, taskDir, threadScanner, type InfoWanted } from './pool.js';
+import { readProc, scanTasks, taskDir, threadScanner, type InfoWanted } from './pool.js';
 import { TYPES, type NsType } from './types.js';
 import type { HeldFd } from '@ns/syscalls';
 
@@ -20,8 +20,8 @@ export interface Proc {
   pid: number;
   /** the thread group (process) this task belongs to: pid itself unless --threads */
   tgid: number;
-  /** namespace inode per TYPES index, 0 when unknown */
-  ns: number[];
+  /** namespace inode per TYPES index, 0 when unknown (a view into the scan's results) */
+  ns: Float64Array;
   /** the member of the namespaces this process is in, filled as rows are printed */
   outline?: unknown;
   ppidCache?: number;
@@ -107,7 +107,7 @@ export function nsfsMounts(): NsfsMount[] {
 /** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
 function listTasks(threads: boolean): number[] {
   const tasks: number[] = [];
-  for (const name of readdirSync('/proc')) {
+  for (const name of readProc()) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
@@ -145,8 +145,11 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const holders: [Proc, readonly HeldFd[]][] = [];
   for (let i = 0; i < tasks.length / 2; i++) {
     if (!found.alive[i]) continue;
-    const ns = Array.from(found.ns.subarray(i * T, i * T + T));
-    const p: Proc = { pid: tasks[2 * i], tgid: tasks[2 * i + 1], ns };
+    const p: Proc = {
+      pid: tasks[2 * i],
+      tgid: tasks[2 * i + 1],
+      ns: found.ns.subarray(i * T, i * T + T),
+    };
     if (info) {
       if (opt.details.ppid) p.ppidCache = info.ppid[i];
       if (opt.details.uid) p.uidCache = info.uid[i];

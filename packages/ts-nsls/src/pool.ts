@@ -21,13 +21,15 @@
  * them for every task, in parallel with the rest; without a worker the
  * caller reads them later for the processes shown.
  *
- * The worker runs this same bundle (cli.ts asks isScanWorker() first).
+ * The worker is a bundle of its own (scan-worker.ts: this file and the /proc
+ * reader, not the tool), and cli.ts starts it before anything else when
+ * /proc already shows a busy machine: a thread takes some 30 ms to boot,
+ * which then overlaps the main thread's own start.
  */
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 import {
   MessageChannel,
   Worker,
-  isMainThread,
   receiveMessageOnPort,
   workerData,
   type MessagePort,
@@ -42,7 +44,7 @@ const CHUNK = 32;
 const WORKER_MIN_TASKS = 600;
 
 // control words in the shared Int32Array
-const STATE = 0; // 1 while the scan runs, 2 after: the worker waits on it
+const STATE = 0; // 1 while the scan runs, 2 after: a worker that comes late finds it over
 const PARAM = 1; // bit t: TYPES[t]; WANT_* bits
 const DONE = 2; // tasks finished
 const COUNT = 3; // tasks in all
@@ -178,7 +180,15 @@ function work(sh: Shared, front: boolean, done: (c: Chunk) => void): void {
 }
 
 interface WorkerData {
-  tsNslsScan: { buffer: SharedArrayBuffer; tasks: number; port: MessagePort };
+  /** one word: 0 while there is no scan yet, 1 when it is posted on the port, 2 when there is none */
+  go: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** What the main thread posts the worker when the scan starts. */
+interface ScanMessage {
+  buffer: SharedArrayBuffer;
+  tasks: number;
 }
 
 function sharedFrom(buffer: SharedArrayBuffer, tasks: number): Shared {
@@ -189,18 +199,73 @@ function sharedFrom(buffer: SharedArrayBuffer, tasks: number): Shared {
   };
 }
 
-/** True in the scan worker thread: cli.ts then serves the scan instead of running the tool. */
-export function isScanWorker(): boolean {
-  return !isMainThread && !!(workerData as WorkerData | undefined)?.tsNslsScan;
+/** The worker's life (scan-worker.ts): help with the scan if it is still running, then end. */
+export function serveScans(): void {
+  const { go, port } = workerData as WorkerData;
+  const word = new Int32Array(go);
+  Atomics.wait(word, 0, 0);
+  const posted = Atomics.load(word, 0) === 1 && receiveMessageOnPort(port);
+  if (posted) {
+    const { buffer, tasks } = posted.message as ScanMessage;
+    const sh = sharedFrom(buffer, tasks);
+    if (Atomics.load(sh.ctl, STATE) === 1) work(sh, false, (c) => port.postMessage(c));
+  }
+  port.close();
 }
 
-/** The worker's life: help with the scan if it is still running, then end. */
-export function serveScans(): void {
-  const { buffer, tasks, port } = (workerData as WorkerData).tsNslsScan;
-  const sh = sharedFrom(buffer, tasks);
-  Atomics.wait(sh.ctl, STATE, 0);
-  if (Atomics.load(sh.ctl, STATE) === 1) work(sh, false, (c) => port.postMessage(c));
-  port.close();
+interface ScanWorker {
+  go: Int32Array;
+  port: MessagePort;
+}
+let worker: ScanWorker | undefined;
+/** /proc's entries as read by startScanWorker(), for the scan to use */
+let procListing: string[] | undefined;
+
+/** "always" or "never" (TS_NSLS_WORKER): for tests and measurements. */
+const workerMode = () => process.env.TS_NSLS_WORKER;
+
+/** Starts the scan worker (once). It never keeps the tool alive nor fails it: the main thread can do everything alone. */
+function spawnWorker(): ScanWorker {
+  if (worker) return worker;
+  const go = new SharedArrayBuffer(4);
+  const channel = new MessageChannel();
+  const data: WorkerData = { go, port: channel.port2 };
+  // from source (tsx) the worker is the .ts file next to this one
+  const file = import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './ts-nsls-scan.cjs';
+  const w = new Worker(new URL(file, import.meta.url), {
+    workerData: data,
+    transferList: [channel.port2],
+    stdout: true,
+    stderr: true,
+  });
+  w.unref();
+  w.on('error', () => {});
+  const word = new Int32Array(go);
+  // a tool that ends without scanning (--help, an error) lets the worker end too
+  process.on('exit', () => {
+    if (Atomics.compareExchange(word, 0, 0, 2) === 0) Atomics.notify(word, 0);
+  });
+  return (worker = { go: word, port: channel.port1 });
+}
+
+/**
+ * Called first thing by cli.ts: on a busy machine (by the number of
+ * processes in /proc) the worker starts booting now, while the main thread
+ * loads the rest of the tool and parses its options.
+ */
+export function startScanWorker(): void {
+  const mode = workerMode();
+  if (mode === 'never') return;
+  procListing = readdirSync('/proc');
+  // /proc has some 60 other entries
+  if (mode === 'always' || procListing.length >= WORKER_MIN_TASKS + 60) spawnWorker();
+}
+
+/** The entries of /proc: the ones startScanWorker() read, else read now. */
+export function readProc(): string[] {
+  const names = procListing ?? readdirSync('/proc');
+  procListing = undefined;
+  return names;
 }
 
 export interface InfoWanted {
@@ -235,22 +300,10 @@ export function scanTasks(
   const sh = sharedFrom(buffer, count);
   sh.tasks.set(tasks);
 
+  const mode = workerMode();
   let port: MessagePort | undefined;
-  const mode = process.env.TS_NSLS_WORKER; // "always" or "never": for tests and measurements
-  if (mode === 'always' || (mode !== 'never' && count >= WORKER_MIN_TASKS)) {
-    const channel = new MessageChannel();
-    const data: WorkerData = { tsNslsScan: { buffer, tasks: count, port: channel.port2 } };
-    const worker = new Worker(fileURLToPath(import.meta.url), {
-      workerData: data,
-      transferList: [channel.port2],
-      stdout: true,
-      stderr: true,
-    });
-    // it must never keep the tool alive, nor fail it: the main thread can do everything alone
-    worker.unref();
-    worker.on('error', () => {});
-    port = channel.port1;
-  }
+  if (worker || mode === 'always' || (mode !== 'never' && count >= WORKER_MIN_TASKS))
+    port = spawnWorker().port;
 
   const T = TYPES.length;
   const out: TaskScan = {
@@ -276,7 +329,11 @@ export function scanTasks(
   ctl[COUNT] = count;
   sh.claim[0] = BigInt(count) << 32n;
   Atomics.store(ctl, STATE, 1);
-  Atomics.notify(ctl, STATE);
+  if (worker) {
+    const message: ScanMessage = { buffer, tasks: count };
+    worker.port.postMessage(message);
+    if (Atomics.compareExchange(worker.go, 0, 0, 1) === 0) Atomics.notify(worker.go, 0);
+  }
 
   let error: string | undefined;
   const take = (c: Chunk) => {
