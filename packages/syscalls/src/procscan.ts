@@ -197,12 +197,16 @@ export class ProcScanner {
    * links answer by their text alone ("net:[...]", "socket:[...]",
    * "pipe:[...]"); a path needs a statx to tell whether it is an nsfs file,
    * done once per distinct path. Returns a shared empty array when there is
-   * nothing, which is nearly always. Of the open directory, which must be a
-   * process's (descriptors are the thread group's).
+   * nothing, which is nearly always. Of process pid, or without it of the
+   * open directory, which must then be a process's (descriptors are the
+   * thread group's).
    */
-  heldFds(): readonly HeldFd[] {
+  heldFds(pid?: number): readonly HeldFd[] {
     const lib = this.lib;
-    const fdDir = lib.openat(this.dir, FD, O_DIRECTORY | O_CLOEXEC);
+    const fdDir =
+      pid === undefined
+        ? lib.openat(this.dir, FD, O_DIRECTORY | O_CLOEXEC)
+        : lib.openat(AT_FDCWD, `/proc/${pid}/fd`, O_DIRECTORY | O_CLOEXEC);
     if (fdDir < 0) return NONE;
     let out: HeldFd[] | undefined;
     try {

@@ -4,16 +4,18 @@
  * on other processes' /proc directories, which two threads do in parallel
  * (lsns is single-threaded).
  *
- * Each task's directory is opened once and everything wanted of it is read
- * there: namespace links, descriptors, and (with a worker) PPID/UID/COMMAND.
- * The tasks are claimed in chunks from the two ends of one range: the main
- * thread starts at once from the front; the worker joins from the back when
- * it has booted (some 30 ms later). The two thus never read the same
- * processes at the same time, which would make them wait on the same
- * kernel locks. The worker sends its chunks' results through a MessagePort
- * that the main thread drains synchronously (receiveMessageOnPort) once every
- * chunk is done, so the main thread never waits for the worker's start-up:
- * if it has claimed everything by then, the worker finds nothing to do.
+ * The scan has two lanes of work over the list of tasks: descriptors, and
+ * namespace links with (given a worker) PPID/UID/COMMAND, for which each
+ * task's directory is opened once. The main thread starts at once with the
+ * descriptors, then takes the links from the front of their range; the
+ * worker joins when it has booted (some 30 ms later), taking the links from
+ * the back and then whatever descriptors are left. The threads thus rarely
+ * read descriptors at the same time (slow: see work()) nor the same
+ * processes (they would wait on the same kernel locks). The worker sends its
+ * chunks' results through a MessagePort that the main thread drains
+ * synchronously (receiveMessageOnPort) once every chunk is done, so the main
+ * thread never waits for the worker's start-up: if it has claimed
+ * everything by then, the worker finds nothing to do.
  *
  * PPID/UID/COMMAND are only needed for the processes the rows show (the
  * lowest PID of each namespace), which are known once the links are read.
@@ -46,14 +48,14 @@ const WORKER_MIN_TASKS = 600;
 // control words in the shared Int32Array
 const STATE = 0; // 1 while the scan runs, 2 after: a worker that comes late finds it over
 const PARAM = 1; // bit t: TYPES[t]; WANT_* bits
-const DONE = 2; // tasks finished
-const COUNT = 3; // tasks in all
-const CTL_WORDS = 4;
+const DONE = 2; // tasks finished, both lanes
+const FD_NEXT = 3; // the descriptor lane's next unclaimed task
+const FD_LEN = 4; // the descriptor lane's length: all tasks, or 0
+const CTL_WORDS = 6;
 // then one 64-bit word: the unclaimed range, front index low, back index high
 const CLAIM_OFFSET = CTL_WORDS * 4;
 const TASKS_OFFSET = CLAIM_OFFSET + 8;
 
-const WANT_FDS = 1 << 15;
 const WANT_PPID = 1 << 16;
 const WANT_UID = 1 << 17;
 const WANT_COMMAND = 1 << 18;
@@ -62,13 +64,17 @@ const WANT_INFO = WANT_PPID | WANT_UID | WANT_COMMAND;
 /** What one chunk of tasks [start, end) found; the same from either thread. */
 type Chunk =
   | {
+      /** [index, descriptors] of the processes that hold namespaces or sockets by descriptor */
+      held: [number, readonly HeldFd[]][];
+      error?: undefined;
+      start?: undefined;
+    }
+  | {
       start: number;
       /** TYPES.length inodes per task: > 0, or 0 (unknown) */
       ns: Float64Array;
       /** 0 for a task that has gone */
       alive: Uint8Array;
-      /** [index, descriptors] of the processes that hold namespaces or sockets by descriptor */
-      held: [number, readonly HeldFd[]][];
       /** PPID, UID, COMMAND when asked for (only with a worker) */
       ppid?: Float64Array;
       uid?: Float64Array;
@@ -96,9 +102,8 @@ export function threadScanner(): ProcScanner {
 }
 
 /**
- * Everything wanted of the tasks [start, end), one task at a time: its
- * directory is opened once for the namespace links, the descriptors and the
- * details. The same code in both threads.
+ * The links and details of the tasks [start, end): each task's directory is
+ * opened once for all of them. The same code in both threads.
  */
 function runChunk(sh: Shared, start: number, end: number): Chunk {
   const sc = threadScanner();
@@ -108,7 +113,6 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
   const T = TYPES.length;
   const ns = new Float64Array(n * T);
   const alive = new Uint8Array(n);
-  const held: [number, readonly HeldFd[]][] = [];
   const info = (param & WANT_INFO) !== 0;
   const ppid = info ? new Float64Array(n) : undefined;
   const uid = info ? new Float64Array(n) : undefined;
@@ -117,9 +121,7 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
     : undefined;
   try {
     for (let k = 0; k < n; k++) {
-      const pid = tasks[2 * (start + k)];
-      const tgid = tasks[2 * (start + k) + 1];
-      if (!sc.open(taskDir(pid, tgid))) continue;
+      if (!sc.open(taskDir(tasks[2 * (start + k)], tasks[2 * (start + k) + 1]))) continue;
       let asked = 0;
       let gone = 0;
       for (let t = 0; t < T; t++) {
@@ -130,29 +132,42 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
         else ns[k * T + t] = v;
       }
       if (asked === 0 || gone < asked) alive[k] = 1;
-      // descriptors are shared by a process's threads: asked once, of the process
-      if (param & WANT_FDS && pid === tgid) {
-        const fds = sc.heldFds();
-        if (fds.length > 0) held.push([start + k, fds]);
-      }
       // a process that went away shows 0 for both, as lsns' failed reads do
       if (param & WANT_PPID) ppid![k] = Math.max(0, sc.ppid());
       if (param & WANT_UID) uid![k] = Math.max(0, sc.uid());
       if (param & WANT_COMMAND) command![k] = sc.command();
       sc.close();
     }
-    return { start, ns, alive, held, ppid, uid, command };
+    return { start, ns, alive, ppid, uid, command };
   } catch (e) {
     sc.close();
     return { error: (e as Error).message };
   }
 }
 
+/** The descriptors of the processes among tasks [start, end). */
+function runFdChunk(sh: Shared, start: number, end: number): Chunk {
+  const sc = threadScanner();
+  const tasks = sh.tasks;
+  const held: [number, readonly HeldFd[]][] = [];
+  try {
+    for (let i = start; i < end; i++) {
+      // descriptors are shared by a process's threads: asked once, of the process
+      if (tasks[2 * i] !== tasks[2 * i + 1]) continue;
+      const fds = sc.heldFds(tasks[2 * i]);
+      if (fds.length > 0) held.push([i, fds]);
+    }
+    return { held };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
 /**
- * Claims CHUNK tasks from the front or the back of the unclaimed range: the
- * main thread works from the front, the worker from the back, so that the
- * two never read the same processes at the same time (they would contend for
- * the same kernel locks). undefined when nothing is left.
+ * Claims CHUNK tasks of the links' lane from the front or the back of its
+ * unclaimed range: the main thread works from the front, the worker from the
+ * back, so that the two never read the same processes at the same time.
+ * undefined when nothing is left.
  */
 function claim(sh: Shared, front: boolean): [number, number] | undefined {
   for (;;) {
@@ -170,13 +185,33 @@ function claim(sh: Shared, front: boolean): [number, number] | undefined {
   }
 }
 
-/** Claims and runs chunks until none is left; each result goes to `done`. */
+/** Claims and runs descriptor chunks until none is left. */
+function workFds(sh: Shared, done: (c: Chunk) => void): void {
+  const len = Atomics.load(sh.ctl, FD_LEN);
+  for (let start; (start = Atomics.add(sh.ctl, FD_NEXT, CHUNK)) < len;) {
+    const end = Math.min(start + CHUNK, len);
+    done(runFdChunk(sh, start, end));
+    Atomics.add(sh.ctl, DONE, end - start);
+    Atomics.notify(sh.ctl, DONE);
+  }
+}
+
+/**
+ * Claims and runs chunks until none is left; each result goes to `done`.
+ * The main thread first reads every process's descriptors, the worker
+ * starts on the links: reading descriptor links from two threads at once is
+ * slow, because the processes of a busy machine share many open files
+ * (inherited stdio) and both threads then fight over the same file's
+ * reference count in the kernel.
+ */
 function work(sh: Shared, front: boolean, done: (c: Chunk) => void): void {
+  if (front) workFds(sh, done);
   for (let r; (r = claim(sh, front));) {
     done(runChunk(sh, r[0], r[1]));
     Atomics.add(sh.ctl, DONE, r[1] - r[0]);
     Atomics.notify(sh.ctl, DONE);
   }
+  if (!front) workFds(sh, done);
 }
 
 interface WorkerData {
@@ -322,11 +357,10 @@ export function scanTasks(
   const ctl = sh.ctl;
   ctl[PARAM] =
     typeMask |
-    (fds ? WANT_FDS : 0) |
     (info && want.ppid ? WANT_PPID : 0) |
     (info && want.uid ? WANT_UID : 0) |
     (info && want.command ? WANT_COMMAND : 0);
-  ctl[COUNT] = count;
+  ctl[FD_LEN] = fds ? count : 0;
   sh.claim[0] = BigInt(count) << 32n;
   Atomics.store(ctl, STATE, 1);
   if (worker) {
@@ -341,9 +375,12 @@ export function scanTasks(
       error ??= c.error;
       return;
     }
+    if (c.start === undefined) {
+      for (const [i, h] of c.held) out.held.set(i, h);
+      return;
+    }
     out.ns.set(c.ns, c.start * T);
     out.alive.set(c.alive, c.start);
-    for (const [i, h] of c.held) out.held.set(i, h);
     if (out.info && c.ppid && c.uid && c.command) {
       out.info.ppid.set(c.ppid, c.start);
       out.info.uid.set(c.uid, c.start);
@@ -352,7 +389,8 @@ export function scanTasks(
   };
   work(sh, true, take);
   // chunks the worker claimed: wait for them, then take its results
-  for (let d; (d = Atomics.load(ctl, DONE)) < count;)
+  const total = count + ctl[FD_LEN];
+  for (let d; (d = Atomics.load(ctl, DONE)) < total;)
     if (Atomics.wait(ctl, DONE, d, 10_000) === 'timed-out')
       throw new Error('the scan worker stopped answering');
   // a worker that has not started yet need not: it finds the scan over and ends
