@@ -291,7 +291,11 @@ function spawnWorker(): ScanWorker {
 export function startScanWorker(): void {
   const mode = workerMode();
   if (mode === 'never') return;
-  procListing = readdirSync('/proc');
+  try {
+    procListing = readdirSync('/proc');
+  } catch {
+    return; // no /proc: the tool reports it where it reads it (this runs for --help too)
+  }
   // /proc has some 60 other entries
   if (mode === 'always' || procListing.length >= WORKER_MIN_TASKS + 60) spawnWorker();
 }
