@@ -229,6 +229,29 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     );
   });
 
+  it('descriptors compared with those of a process holding nothing: a differing one is still read', async (t) => {
+    const { ProcScanner } = await import('@ns/syscalls');
+    const local = new Scene();
+    t.after(() => local.cleanup());
+    local.must(['ip', 'netns', 'add', 'tsnslsCmp'], ['ip', 'netns', 'delete', 'tsnslsCmp']);
+    // the child shares the parent's descriptors 1 and 2, its 4 is /dev/null, the parent's 4 the netns
+    const parent = local.start([
+      'sh',
+      '-c',
+      'exec 4</dev/null; sleep 600 & exec 4</run/netns/tsnslsCmp; exec sleep 600',
+    ]);
+    const child = await childOf(parent.pid!);
+    await new Promise((r) => setTimeout(r, 200));
+    const netns = Number(
+      spawnSync('stat', ['-L', '-c', '%i', '/run/netns/tsnslsCmp'], { encoding: 'utf8' }).stdout,
+    );
+    const sc = new ProcScanner();
+    // the child holds nothing and so becomes what the parent is compared with
+    assert.deepEqual(sc.heldFds(child), []);
+    assert.deepEqual(sc.heldFds(parent.pid!), [{ fd: 4, kind: 'nsfs', inode: netns }]);
+    assert.deepEqual(sc.heldFds(child), []);
+  });
+
   it('-Q filter: comparisons, and/or/not, strings and numbers, errors', () => {
     const q = (expr: string) => nsls(['-n', '-r', '-o', 'NS', '-Q', expr]);
     assert.equal(q(`NS == ${ids.uts}`).stdout, `${ids.uts}\n`);

@@ -12,6 +12,7 @@
  * Works in worker threads too (each thread loads its own bindings).
  */
 import { createRequire } from 'node:module';
+import { release } from 'node:os';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -22,6 +23,9 @@ interface Bindings {
   close: Fn;
   getdents64: Fn;
   statx: Fn;
+  kcmp: Fn;
+  pidfdOpen: Fn;
+  pidfdSendSignal: Fn;
   errno: () => number;
 }
 
@@ -43,6 +47,14 @@ function libc(): Bindings {
     statx: lib.func(
       'int statx(int dirfd, const char *path, int flags, unsigned int mask, _Out_ void *buf)',
     ),
+    // kcmp(2) has no glibc wrapper: syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2)
+    kcmp: lib.func(
+      'long syscall(long n, int pid1, int pid2, int type, unsigned long i1, unsigned long i2)',
+    ),
+    pidfdOpen: lib.func('long syscall(long n, int pid, unsigned int flags)'),
+    pidfdSendSignal: lib.func(
+      'long syscall(long n, int pidfd, int sig, void *info, unsigned int flags)',
+    ),
     errno: () => koffi.errno(),
   });
 }
@@ -54,6 +66,13 @@ const O_CLOEXEC = 0o2000000;
 const O_PATH = 0o10000000;
 const STATX_UID = 0x8;
 const STATX_INO = 0x100;
+const STATX_SIZE = 0x200;
+// x86_64 system call numbers (kcmp and the pidfd calls have no glibc wrappers here)
+const SYS_KCMP = 312;
+const SYS_PIDFD_SEND_SIGNAL = 424;
+const SYS_PIDFD_OPEN = 434;
+const KCMP_FILE = 0;
+const ENOSYS = 38;
 const ENOENT = 2;
 const ESRCH = 3;
 const EACCES = 13;
@@ -78,6 +97,15 @@ const EMPTY = cPath('');
 const fdNames: Buffer[] = [];
 const fdName = (fd: number) =>
   fd < 1024 ? (fdNames[fd] ??= cPath(String(fd))) : cPath(String(fd));
+
+/**
+ * Since Linux 6.2 the size of /proc/PID/fd is its number of descriptors, so
+ * a statx can tell whether a list is complete (on older kernels it is 0).
+ */
+const FD_COUNT_IN_SIZE = (() => {
+  const m = /^(\d+)\.(\d+)/.exec(release());
+  return !!m && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 2));
+})();
 
 /** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
 export type HeldFd =
@@ -193,6 +221,76 @@ export class ProcScanner {
   }
 
   /**
+   * The last process whose descriptors were all read and found to hold
+   * nothing (stdio on /dev/null, a log file, a pipe), with a pidfd to tell
+   * whether it is still the same process.
+   */
+  private template: { pid: number; pidfd: number; fds: number[] } | undefined;
+  /** kcmp and pidfds are there (x86_64, and the kernel has them) */
+  private canCompare = process.arch === 'x64' && FD_COUNT_IN_SIZE;
+
+  /**
+   * heldFds(pid) by comparison with the template, or undefined when that
+   * does not work out. Most processes inherit their descriptors from a
+   * common parent, so descriptor N is often the very same open file as the
+   * template's descriptor N: kcmp(KCMP_FILE) tells that in one system call,
+   * and the same open file holds the same nothing, so only the descriptors
+   * that differ have their link read. The number of descriptors (statx of
+   * fd/, Linux 6.2+) equal to the template's, and each of the template's
+   * numbers open here too (kcmp fails otherwise), mean there is no other
+   * descriptor: fd/ need not be listed. Checked last: that the template
+   * process is still alive, since kcmp takes a PID, and one reused by
+   * another process meanwhile would have compared with that one's files.
+   */
+  private heldLikeTemplate(pid: number): readonly HeldFd[] | undefined {
+    const t = this.template;
+    if (!t || !this.canCompare) return undefined;
+    const lib = this.lib;
+    const base = `/proc/${pid}/fd`;
+    if (lib.statx(AT_FDCWD, base, 0, STATX_SIZE, this.stx) < 0) return undefined;
+    // stx_size: the number of descriptors (its low half is plenty)
+    if (this.stx.readUInt32LE(40) !== t.fds.length) return undefined;
+    let out: HeldFd[] | undefined;
+    for (const fd of t.fds) {
+      const r = lib.kcmp(SYS_KCMP, t.pid, pid, KCMP_FILE, fd, fd);
+      if (r === 0) continue; // the same open file: nothing
+      if (r < 0) {
+        if (lib.errno() === ENOSYS) this.canCompare = false;
+        return undefined; // not open here (or there): the numbers differ
+      }
+      // open here, but another file: read its link
+      const name = cPath(`${base}/${fd}`);
+      const n = lib.readlinkat(AT_FDCWD, name, this.buf, 4096);
+      if (n <= 0) return undefined; // closed meanwhile
+      const held = this.classify(AT_FDCWD, name, fd, n);
+      if (held) (out ??= []).push(held);
+    }
+    // signal 0 only checks: it fails with ESRCH once the template process has ended
+    if (
+      lib.pidfdSendSignal(SYS_PIDFD_SEND_SIGNAL, t.pidfd, 0, null, 0) !== 0 &&
+      lib.errno() === ESRCH
+    ) {
+      lib.close(t.pidfd);
+      this.template = undefined;
+      return undefined;
+    }
+    return out ?? NONE;
+  }
+
+  /** Makes process pid, whose descriptors fds hold nothing, the template. */
+  private remember(pid: number, fds: number[]): void {
+    if (!this.canCompare || fds.length === 0) return;
+    const lib = this.lib;
+    const pidfd = lib.pidfdOpen(SYS_PIDFD_OPEN, pid, 0);
+    if (pidfd < 0) {
+      if (lib.errno() === ENOSYS) this.canCompare = false;
+      return;
+    }
+    if (this.template) lib.close(this.template.pidfd);
+    this.template = { pid, pidfd, fds };
+  }
+
+  /**
    * The descriptors of process pid that hold a namespace or a socket. Most
    * links answer by their text alone ("net:[...]", "socket:[...]",
    * "pipe:[...]"); a path needs a statx to tell whether it is an nsfs file,
@@ -203,6 +301,8 @@ export class ProcScanner {
    */
   heldFds(pid?: number): readonly HeldFd[] {
     const lib = this.lib;
+    const like = pid === undefined ? undefined : this.heldLikeTemplate(pid);
+    if (like) return like;
     const fdDir =
       pid === undefined
         ? lib.openat(this.dir, FD, O_DIRECTORY | O_CLOEXEC)
@@ -224,28 +324,38 @@ export class ProcScanner {
         // the kernel fills the buffer as far as it can: room left means the end
         if (n < d.length - 512) break;
       }
-      const b = this.buf;
       for (const fd of fds) {
         const name = fdName(fd);
-        const n = lib.readlinkat(fdDir, name, b, 4096);
+        const n = lib.readlinkat(fdDir, name, this.buf, 4096);
         if (n <= 0) continue; // closed meanwhile
-        let held: HeldFd | undefined;
-        if (b[0] === 0x2f) held = this.nsfsPath(fdDir, name, fd, b.toString('latin1', 0, n));
-        else {
-          const colon = indexOf(b, 0x3a, 0, n);
-          if (colon < 0 || b[colon + 1] !== 0x5b) continue; // not "type:[...]"
-          const type = b.toString('latin1', 0, colon);
-          const inode = bracketNumber(b, colon, n);
-          if (inode <= 0) continue;
-          if (type === 'socket') held = { fd, kind: 'socket', inode };
-          else if (NS_NAMES.has(type)) held = { fd, kind: 'ns', type, inode };
-        }
+        const held = this.classify(fdDir, name, fd, n);
         if (held) (out ??= []).push(held);
       }
+      if (!out && pid !== undefined) this.remember(pid, fds);
     } finally {
       lib.close(fdDir);
     }
     return out ?? NONE;
+  }
+
+  /**
+   * What the descriptor whose link text (n bytes) is in buf holds: an nsfs
+   * link "type:[inode]", a socket, a path that may be on nsfs, or nothing.
+   * name is its link relative to dirFd. Only the texts that matter are
+   * decoded to strings.
+   */
+  private classify(dirFd: number, name: Buffer, fd: number, n: number): HeldFd | undefined {
+    const b = this.buf;
+    if (b[0] === 0x2f) return this.nsfsPath(dirFd, name, fd, b.toString('latin1', 0, n));
+    const colon = indexOf(b, 0x3a, 0, n);
+    if (colon < 0 || b[colon + 1] !== 0x5b) return undefined; // not "type:[...]"
+    // "socket", or a namespace name (at most 6 letters): pipes, anon_inode:[...] and the like are not
+    if (colon > 6) return undefined;
+    const inode = bracketNumber(b, colon, n);
+    if (inode <= 0) return undefined;
+    if (isSocket(b, colon)) return { fd, kind: 'socket', inode };
+    const type = b.toString('latin1', 0, colon);
+    return NS_NAMES.has(type) ? { fd, kind: 'ns', type, inode } : undefined;
   }
 
   /** A descriptor showing a path: on nsfs (an open bind mount of a namespace), or not. */
@@ -268,6 +378,19 @@ export class ProcScanner {
       this.nsfsMinor = this.stx.readUInt32LE(140);
     } else this.nsfsMajor = this.nsfsMinor = 0x7fffffff;
   }
+}
+
+/** Whether the link text in b up to colon is "socket". */
+function isSocket(b: Buffer, colon: number): boolean {
+  return (
+    colon === 6 &&
+    b[0] === 0x73 && // s
+    b[1] === 0x6f && // o
+    b[2] === 0x63 && // c
+    b[3] === 0x6b && // k
+    b[4] === 0x65 && // e
+    b[5] === 0x74 // t
+  );
 }
 
 /** Where byte c first is in b[from, end), or -1 (Buffer.indexOf costs a call into C++). */
