@@ -278,7 +278,7 @@ function openTask(p: Proc) {
 export function ppidOf(p: Proc): number {
   if (p.ppidCache === undefined) {
     const sc = openTask(p);
-    p.ppidCache = sc ? Math.max(0, sc.ppid()) : 0;
+    p.ppidCache = sc ? Math.max(0, sc.ppid(p.pid === p.tgid ? p.pid : undefined)) : 0;
     sc?.close();
   }
   return p.ppidCache;

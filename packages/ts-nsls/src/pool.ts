@@ -121,7 +121,9 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
     : undefined;
   try {
     for (let k = 0; k < n; k++) {
-      if (!sc.open(taskDir(tasks[2 * (start + k)], tasks[2 * (start + k) + 1]))) continue;
+      const pid = tasks[2 * (start + k)];
+      const tgid = tasks[2 * (start + k) + 1];
+      if (!sc.open(taskDir(pid, tgid))) continue;
       let asked = 0;
       let gone = 0;
       for (let t = 0; t < T; t++) {
@@ -133,7 +135,8 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
       }
       if (asked === 0 || gone < asked) alive[k] = 1;
       // a process that went away shows 0 for both, as lsns' failed reads do
-      if (param & WANT_PPID) ppid![k] = Math.max(0, sc.ppid());
+      // a thread's from its stat, a process's by pidfd (cheaper)
+      if (param & WANT_PPID) ppid![k] = Math.max(0, sc.ppid(pid === tgid ? pid : undefined));
       if (param & WANT_UID) uid![k] = Math.max(0, sc.uid());
       if (param & WANT_COMMAND) command![k] = sc.command();
       sc.close();
