@@ -4,7 +4,11 @@
 // floor every Node tool pays), then with LOAD extra processes, each in its own
 // uts and ipc namespace. Whatever it starts it kills, also on error or Ctrl-C.
 //
-//   node scripts/bench-nsls.mjs [--load 2000] [--runs 11]
+//   node scripts/bench-nsls.mjs [--load 2000] [--runs 11] [--compare DIR]
+//
+// --compare DIR also times DIR/ts-nsls.cjs (a copy of an older dist/), in the
+// same rounds: an A/B against the same load, which a busy machine's noise
+// between two separate runs of this script would swamp.
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +22,8 @@ const arg = (name, dflt) => {
 };
 const LOAD = arg('load', 2000);
 const RUNS = arg('runs', 11);
+const compareAt = process.argv.indexOf('--compare');
+const COMPARE = compareAt > 0 ? process.argv[compareAt + 1] : undefined;
 const devnull = openSync('/dev/null', 'w');
 
 const commands = {
@@ -25,6 +31,8 @@ const commands = {
   'ts-nsls': [process.execPath, [NSLS]],
   'node -e 0': [process.execPath, ['-e', '0']],
 };
+if (COMPARE) commands['compared'] = [process.execPath, [join(COMPARE, 'ts-nsls.cjs')]];
+const tools = ['lsns', 'ts-nsls', ...(COMPARE ? ['compared'] : [])];
 
 function time([cmd, args]) {
   const t = process.hrtime.bigint();
@@ -65,7 +73,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 
 async function main() {
   const rows = [];
-  const normal = measure(['lsns', 'ts-nsls', 'node -e 0']);
+  const normal = measure([...tools, 'node -e 0']);
   rows.push(['normal', normal]);
 
   // one shell forks the load; every process is in the shell's process group
@@ -80,7 +88,7 @@ async function main() {
     if (Date.now() - start > 120_000) throw new Error('the load did not come up within 2 minutes');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const heavy = measure(['lsns', 'ts-nsls']);
+  const heavy = measure(tools);
   rows.push([`+${LOAD} uts+ipc`, heavy]);
   cleanup();
 
@@ -91,6 +99,7 @@ async function main() {
         `${load.padEnd(15)} ${name.padEnd(12)} ${ms.toFixed(1).padStart(10)}   ${(ms / m.lsns).toFixed(2).padStart(12)}`,
       );
   console.log(`(${RUNS} interleaved runs each, after one warm-up; stdout to /dev/null)`);
+  if (COMPARE) console.log(`(compared: ${join(COMPARE, 'ts-nsls.cjs')})`);
 }
 
 /** How many sleeps of our load group are up (in the group and exec'd into sleep). */
