@@ -44,8 +44,8 @@ export function nsRelationsOfFd(fd: number, hierarchical: boolean): NsRelations 
   };
 }
 
-/** Parent and owner of the namespace file at path (e.g. /proc/PID/ns/user); undefined if it cannot be opened. */
-export function nsRelations(path: string, hierarchical: boolean): NsRelations | undefined {
+/** Runs use(fd) on the namespace file at path, opened read-only; undefined if it cannot be opened. */
+function withNamespaceFile<T>(path: string, use: (fd: number) => T): T | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -53,26 +53,25 @@ export function nsRelations(path: string, hierarchical: boolean): NsRelations | 
     return undefined;
   }
   try {
-    return nsRelationsOfFd(fd, true); // ancestors are pid or user namespaces;
+    return use(fd);
   } finally {
     closeSync(fd);
   }
 }
 
+/** Parent and owner of the namespace file at path (e.g. /proc/PID/ns/user); undefined if it cannot be opened. */
+export function nsRelations(path: string, hierarchical: boolean): NsRelations | undefined {
+  return withNamespaceFile(path, (fd) => nsRelationsOfFd(fd, hierarchical));
+}
+
 /** NS_GET_OWNER_UID of the namespace at path: the creator's uid for a user namespace, 0 otherwise. */
 export function nsOwnerUid(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return 0;
-  }
-  try {
-    const out = new Uint32Array(1);
-    return getLibc().ioctl(fd, NS_GET_OWNER_UID, 'uint32_t *', out) < 0 ? 0 : out[0];
-  } finally {
-    closeSync(fd);
-  }
+  const out = new Uint32Array(1);
+  const ok = withNamespaceFile(
+    path,
+    (fd) => getLibc().ioctl(fd, NS_GET_OWNER_UID, 'uint32_t *', out) >= 0,
+  );
+  return ok ? out[0] : 0;
 }
 
 /** A process opened by pidfd, to look at the sockets it holds. */
@@ -179,17 +178,7 @@ export class NetnsIds {
 
   /** The id of the network namespace at path (e.g. /proc/PID/ns/net), as idOfFd. */
   idOf(path: string): number | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      return this.idOfFd(fd);
-    } finally {
-      closeSync(fd);
-    }
+    return withNamespaceFile(path, (fd) => this.idOfFd(fd));
   }
 
   close(): void {
@@ -236,16 +225,8 @@ export function nsAncestors(path: string, kind: 'parent' | 'owner'): NsAncestor[
 
 /** NS_GET_NSTYPE of the namespace at path, as its /proc/PID/ns name; undefined if unknown. */
 export function nsTypeOf(path: string): NamespaceType | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
+  return withNamespaceFile(path, (fd) => {
     const flag = getLibc().ioctl(fd, NS_GET_NSTYPE) as number;
     return flag < 0 ? undefined : namespaceByFlag(flag)?.type;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
