@@ -27,13 +27,12 @@ export function resolveId(text: string, kind: 'uid' | 'gid'): number {
 }
 
 /** INNER:OUTER:COUNT, the legacy OUTER,INNER,COUNT, or one of auto, subids, all. */
-export function parseRange(text: string, kind: 'uid' | 'gid'): RangeSpec {
+export function parseRange(text: string): RangeSpec {
   if (text === 'auto' || text === 'subids' || text === 'all') return text;
   const colon = /^(\d+):(\d+):(\d+)$/.exec(text);
   if (colon) return { inner: Number(colon[1]), outer: Number(colon[2]), count: Number(colon[3]) };
   const comma = /^(\d+),(\d+),(\d+)$/.exec(text);
   if (comma) return { outer: Number(comma[1]), inner: Number(comma[2]), count: Number(comma[3]) };
-  void kind;
   throw new ToolError(`invalid mapping '${text}'`);
 }
 

@@ -106,8 +106,8 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
   }
   const ranges = (v: unknown): string[] =>
     Array.isArray(v) ? v.map(String) : v ? [String(v)] : [];
-  const userRanges = ranges(o['map-users']).map((t) => parseRange(t, 'uid'));
-  const groupRanges = ranges(o['map-groups']).map((t) => parseRange(t, 'gid'));
+  const userRanges = ranges(o['map-users']).map(parseRange);
+  const groupRanges = ranges(o['map-groups']).map(parseRange);
   if (o['map-auto']) (userRanges.push('auto'), groupRanges.push('auto'));
   if (o['map-subids']) (userRanges.push('subids'), groupRanges.push('subids'));
 
@@ -331,7 +331,7 @@ export function plan(r: Request): Plan {
   if (r.wd !== undefined)
     steps.push({ op: 'chdir', path: r.wd, what: `cannot chdir to '${r.wd}'` });
   if (r.mountProc !== undefined) {
-    if (r.root === undefined && r.propagationGiven && r.propagation !== MS_REC + MS_PRIVATE)
+    if (r.root === undefined && r.propagationGiven && r.propagation !== (MS_REC | MS_PRIVATE))
       steps.push({
         op: 'mount',
         source: 'none',
