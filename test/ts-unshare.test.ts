@@ -115,6 +115,20 @@ describe('the mission examples (issue: foundation)', () => {
     assert.deepEqual(lines.slice(0, 4), ['0', '0 65534 1', '0 65534 1', 'deny']);
   });
 
+  test('as nobody: --map-user and --map-group', () => {
+    const r = sameAsUtilLinux(
+      ['--map-user=5', '--map-group=7', 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map'],
+      true,
+    );
+    assert.equal(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' '))
+        .join('|'),
+      '5|7|5 65534 1|',
+    );
+  });
+
   test('as nobody: -c, -U and -rfp --mount-proc', () => {
     assert.equal(sameAsUtilLinux(['-c', 'id', '-u'], true).stdout, '65534\n');
     assert.equal(sameAsUtilLinux(['-U', 'id', '-u'], true).stdout, '65534\n');
