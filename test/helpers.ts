@@ -1,4 +1,5 @@
 /** Shared helpers for the end-to-end tests: run built tools and util-linux side by side. */
+import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -88,4 +89,31 @@ export function comm(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Runs one of our tools and its util-linux counterpart the same way, as root
+ * or as nobody; sameAsUtilLinux asserts that a user sees the same stdout,
+ * stderr (with the tools' names made alike), exit status and signal.
+ */
+export function sideBySide(tool: 'ts-unshare' | 'ts-nsenter', utilLinux: string) {
+  const ours = (args: string[], opts: SpawnSyncOptions = {}) =>
+    run(process.execPath, [bin(tool), ...args], opts);
+  const theirs = (args: string[], opts: SpawnSyncOptions = {}) => run(utilLinux, args, opts);
+  const oursAsNobody = (args: string[]) => run(...asNobody([process.execPath, bin(tool), ...args]));
+  const theirsAsNobody = (args: string[]) => run(...asNobody([utilLinux, ...args]));
+  const seen = (r: Result) => ({
+    stdout: r.stdout,
+    // getopt's messages start with argv[0] as typed, e.g. /usr/bin/unshare
+    stderr: asUtilLinux(r.stderr).replace(/^\/usr\/bin\/(\w+):/gm, '$1:'),
+    status: r.status,
+    signal: r.signal,
+  });
+  const sameAsUtilLinux = (args: string[], nobody = false): Result => {
+    const a = nobody ? oursAsNobody(args) : ours(args);
+    const b = nobody ? theirsAsNobody(args) : theirs(args);
+    assert.deepEqual(seen(a), seen(b), `${tool} ${args.join(' ')}`);
+    return a;
+  };
+  return { ours, theirs, oursAsNobody, theirsAsNobody, sameAsUtilLinux };
 }

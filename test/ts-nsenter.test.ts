@@ -9,30 +9,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asNobody, asUtilLinux, bin, run, sh, type Result } from './helpers.js';
+import { asUtilLinux, bin, run, sh, sideBySide } from './helpers.js';
 import { nsLink, startTarget, stopAllTargets, stopTarget, type Target } from './nsenter-helpers.js';
 
 const NSENTER = '/usr/bin/nsenter';
-const ours = (args: string[], opts = {}) =>
-  run(process.execPath, [bin('ts-nsenter'), ...args], opts);
-const theirs = (args: string[], opts = {}) => run(NSENTER, args, opts);
-const oursAsNobody = (args: string[]) =>
-  run(...asNobody([process.execPath, bin('ts-nsenter'), ...args]));
-const theirsAsNobody = (args: string[]) => run(...asNobody([NSENTER, ...args]));
-
-const seen = (r: Result) => ({
-  stdout: r.stdout,
-  stderr: asUtilLinux(r.stderr).replace(/^\/usr\/bin\/nsenter:/gm, 'nsenter:'),
-  status: r.status,
-  signal: r.signal,
-});
-
-function sameAsUtilLinux(args: string[], nobody = false): Result {
-  const a = nobody ? oursAsNobody(args) : ours(args);
-  const b = nobody ? theirsAsNobody(args) : theirs(args);
-  assert.deepEqual(seen(a), seen(b), `ts-nsenter ${args.join(' ')}`);
-  return a;
-}
+const { ours, theirs, oursAsNobody, theirsAsNobody, sameAsUtilLinux } = sideBySide(
+  'ts-nsenter',
+  NSENTER,
+);
 
 after(stopAllTargets);
 

@@ -16,31 +16,10 @@ import {
 } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { asNobody, asUtilLinux, bin, childrenOf, run, waitFor, type Result } from './helpers.js';
+import { bin, childrenOf, run, sideBySide, waitFor, type Result } from './helpers.js';
 
 const UNSHARE = '/usr/bin/unshare';
-const ours = (args: string[], opts = {}) =>
-  run(process.execPath, [bin('ts-unshare'), ...args], opts);
-const theirs = (args: string[], opts = {}) => run(UNSHARE, args, opts);
-const oursAsNobody = (args: string[]) =>
-  run(...asNobody([process.execPath, bin('ts-unshare'), ...args]));
-const theirsAsNobody = (args: string[]) => run(...asNobody([UNSHARE, ...args]));
-
-/** What a user sees, with our tool's name written as util-linux's. */
-const seen = (r: Result) => ({
-  stdout: r.stdout,
-  // getopt's messages start with argv[0] as typed: /usr/bin/unshare
-  stderr: asUtilLinux(r.stderr).replace(/^\/usr\/bin\/unshare:/gm, 'unshare:'),
-  status: r.status,
-  signal: r.signal,
-});
-
-function sameAsUtilLinux(args: string[], nobody = false): Result {
-  const a = nobody ? oursAsNobody(args) : ours(args);
-  const b = nobody ? theirsAsNobody(args) : theirs(args);
-  assert.deepEqual(seen(a), seen(b), `ts-unshare ${args.join(' ')}`);
-  return a;
-}
+const { ours, theirs, oursAsNobody, sameAsUtilLinux } = sideBySide('ts-unshare', UNSHARE);
 
 const nsInode = (pid: number | 'self', file: string) => readlinkSync(`/proc/${pid}/ns/${file}`);
 
