@@ -28,10 +28,11 @@ const devnull = openSync('/dev/null', 'w');
 
 const commands = {
   lsns: ['lsns', []],
-  'ts-nsls': [process.execPath, [NSLS]],
+  // the executable itself, as a user runs it (its launcher line included)
+  'ts-nsls': [NSLS, []],
   'node -e 0': [process.execPath, ['-e', '0']],
 };
-if (COMPARE) commands['compared'] = [process.execPath, [join(COMPARE, 'ts-nsls.cjs')]];
+if (COMPARE) commands['compared'] = [join(COMPARE, 'ts-nsls.cjs'), []];
 const tools = ['lsns', 'ts-nsls', ...(COMPARE ? ['compared'] : [])];
 
 function time([cmd, args]) {

@@ -1,2 +1,3 @@
 import type { Options } from 'tsup';
-export function cliConfig(name: string): Options | Options[];
+export const SH_LAUNCHER: string;
+export function cliConfig(name: string, options?: { banner?: string }): Options | Options[];

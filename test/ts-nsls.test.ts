@@ -333,4 +333,13 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     const raw = nsls(['-r', '-n', '-o', 'NS,COMMAND', '-t', 'net']).stdout.trimEnd().split('\n');
     for (const line of raw) assert.match(line, /^\d+ \S*$/);
   });
+
+  it('the executable starts Node without NODE_EXTRA_CA_CERTS, arguments unchanged', () => {
+    // Node warns at start-up about an unreadable NODE_EXTRA_CA_CERTS: only when it still sees it
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
+    const args = ['-n', '-r', '-o', 'NS,TYPE', '-Q', `NS == ${ids.uts} || TYPE == "no such"`];
+    const direct = run(NSLS, args, { env });
+    assert.deepEqual(direct, { stdout: `${ids.uts} uts\n`, stderr: '', status: 0, signal: null });
+    assert.match(run(process.execPath, [NSLS, ...args], { env }).stderr, /extra certs/);
+  });
 });

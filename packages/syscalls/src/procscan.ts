@@ -93,8 +93,10 @@ const NS_NAMES = new Set(['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', '
  * per scan for the same few names).
  */
 const cPath = (s: string) => Buffer.from(`${s}\0`, 'latin1');
-/** "ns/net" and the like */
+/** "ns/net" and the like, relative to a task directory */
 const NS_LINKS = new Map([...NS_NAMES].map((n) => [n, cPath(`ns/${n}`)]));
+/** "net" and the like, relative to its ns/ directory */
+const NS_BARE = new Map([...NS_NAMES].map((n) => [n, cPath(n)]));
 const FD = cPath('fd');
 const STAT = cPath('stat');
 const CMDLINE = cPath('cmdline');
@@ -136,6 +138,8 @@ export const NS_DENIED = 0;
 export class ProcScanner {
   private lib = libc();
   private dir = -1;
+  /** dir is the task's ns/ directory (openNamespaces), not the task's own */
+  private nsOnly = false;
   /** link text and small files; views into it are valid until the next call */
   private buf = Buffer.allocUnsafe(8192);
   private dents = Buffer.allocUnsafe(16384);
@@ -149,6 +153,17 @@ export class ProcScanner {
   open(path: string): boolean {
     this.close();
     this.dir = this.lib.openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    this.nsOnly = false;
+    return this.dir >= 0;
+  }
+
+  /**
+   * Opens only the ns/ directory of such a directory, for nsInode() alone:
+   * each link read then walks one path component less (a tenth cheaper).
+   */
+  openNamespaces(path: string): boolean {
+    this.open(`${path}/ns`);
+    this.nsOnly = true;
     return this.dir >= 0;
   }
 
@@ -163,9 +178,10 @@ export class ProcScanner {
    * the kernel lacks the type (ENOENT, ESRCH). Other errors throw.
    */
   nsInode(name: string): number {
+    const link = this.nsOnly ? NS_BARE.get(name) : NS_LINKS.get(name);
     const n = this.lib.readlinkat(
       this.dir,
-      NS_LINKS.get(name) ?? cPath(`ns/${name}`),
+      link ?? cPath(this.nsOnly ? name : `ns/${name}`),
       this.buf,
       64,
     );
@@ -221,8 +237,8 @@ export class ProcScanner {
       return undefined; // EINVAL: not a thread group leader; ESRCH: gone
     }
     const info = this.info;
-    info.fill(0);
-    info.writeUInt32LE(PIDFD_INFO_PID, 0); // the request mask
+    // the request mask; the kernel writes the whole struct back
+    info.writeUInt32LE(PIDFD_INFO_PID, 0);
     const r = lib.ioctl(fd, PIDFD_GET_INFO, info);
     const e = r < 0 ? lib.errno() : 0;
     lib.close(fd);
@@ -355,7 +371,8 @@ export class ProcScanner {
       const fds: number[] = [];
       const d = this.dents;
       for (let n; (n = lib.getdents64(fdDir, d, d.length)) > 0;) {
-        for (let off = 0; off < n; off += d.readUInt16LE(off + 16)) {
+        // d_reclen at offset 16 (read by hand: Buffer's readers cost a call each)
+        for (let off = 0; off < n; off += d[off + 16] | (d[off + 17] << 8)) {
           // d_name at offset 19: the descriptor number ("." and ".." are skipped)
           let fd = 0;
           let i = off + 19;

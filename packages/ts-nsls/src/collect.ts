@@ -136,6 +136,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
   const tasks = listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
+  detailsWanted = opt.details;
   const found = scanTasks(Int32Array.from(tasks), mask, opt.processless, opt.details);
   const info = found.info;
 
@@ -162,11 +163,13 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   }
 
   const byId = new Map<number, Namespace>();
-  for (const p of list)
-    for (const i of typeIdx) {
+  for (const i of typeIdx) {
+    // neighbours in PID order mostly share a namespace: ask the map only when it changes
+    let last: Namespace | undefined;
+    for (const p of list) {
       const id = p.ns[i];
       if (id === 0) continue;
-      let ns = byId.get(id);
+      let ns = last?.id === id ? last : byId.get(id);
       if (!ns) {
         ns = { id, type: TYPES[i], nprocs: 0, procs: [], uidFallback: 0, parentId: 0, ownerId: 0 };
         byId.set(id, ns);
@@ -174,7 +177,9 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       ns.procs.push(p);
       ns.nprocs++;
       if (!ns.proc || ns.proc.pid > p.pid) ns.proc = p;
+      last = ns;
     }
+  }
 
   const mounts = nsfsMounts();
   const processless: Namespace[] = [];
@@ -268,40 +273,41 @@ async function addHeld(
   }
 }
 
-/** Opens the task's /proc directory in the main thread, for a detail nobody read before. */
-function openTask(p: Proc) {
+let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
+
+/**
+ * Reads, in the main thread, the details nobody read before: the one asked
+ * for and the others the output wants, with the task's directory opened once.
+ * A process that has gone shows PPID and UID 0, as lsns' failed reads do.
+ */
+function readDetails(p: Proc, want: keyof InfoWanted): void {
   const sc = threadScanner();
-  return sc.open(taskDir(p.pid, p.tgid)) ? sc : undefined;
+  const open = sc.open(taskDir(p.pid, p.tgid));
+  if (p.ppidCache === undefined && (want === 'ppid' || detailsWanted.ppid))
+    p.ppidCache = open ? Math.max(0, sc.ppid(p.pid === p.tgid ? p.pid : undefined)) : 0;
+  if (p.uidCache === undefined && (want === 'uid' || detailsWanted.uid))
+    p.uidCache = open ? Math.max(0, sc.uid()) : 0;
+  if (p.commandCache === undefined && (want === 'command' || detailsWanted.command))
+    p.commandCache = { text: open ? sc.command() : undefined };
+  sc.close();
 }
 
-/** PPID from /proc/PID/stat (0 when gone); lsns reads it for every process, we for those shown. */
+/** PPID (0 when gone); lsns reads it for every process, we for those shown. */
 export function ppidOf(p: Proc): number {
-  if (p.ppidCache === undefined) {
-    const sc = openTask(p);
-    p.ppidCache = sc ? Math.max(0, sc.ppid(p.pid === p.tgid ? p.pid : undefined)) : 0;
-    sc?.close();
-  }
-  return p.ppidCache;
+  if (p.ppidCache === undefined) readDetails(p, 'ppid');
+  return p.ppidCache!;
 }
 
 /** The owner of /proc/PID, as lsns takes it (0 when gone). */
 export function uidOf(p: Proc): number {
-  if (p.uidCache === undefined) {
-    const sc = openTask(p);
-    p.uidCache = sc ? Math.max(0, sc.uid()) : 0;
-    sc?.close();
-  }
-  return p.uidCache;
+  if (p.uidCache === undefined) readDetails(p, 'uid');
+  return p.uidCache!;
 }
 
 /** COMMAND as lsns shows it: cmdline with NULs as blanks and the last byte dropped, else comm. */
 export function commandOf(p: Proc): string | undefined {
-  if (p.commandCache === undefined) {
-    const sc = openTask(p);
-    p.commandCache = { text: sc?.command() };
-    sc?.close();
-  }
-  return p.commandCache.text;
+  if (p.commandCache === undefined) readDetails(p, 'command');
+  return p.commandCache!.text;
 }
 
 /**

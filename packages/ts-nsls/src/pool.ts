@@ -29,6 +29,7 @@
  * which then overlaps the main thread's own start.
  */
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   MessageChannel,
   Worker,
@@ -123,7 +124,8 @@ function runChunk(sh: Shared, start: number, end: number): Chunk {
     for (let k = 0; k < n; k++) {
       const pid = tasks[2 * (start + k)];
       const tgid = tasks[2 * (start + k) + 1];
-      if (!sc.open(taskDir(pid, tgid))) continue;
+      const dir = taskDir(pid, tgid);
+      if (!(info ? sc.open(dir) : sc.openNamespaces(dir))) continue;
       let asked = 0;
       let gone = 0;
       for (let t = 0; t < T; t++) {
@@ -300,7 +302,12 @@ export function startScanWorker(): void {
     return; // no /proc: the tool reports it where it reads it (this runs for --help too)
   }
   // /proc has some 60 other entries
-  if (mode === 'always' || procListing.length >= WORKER_MIN_TASKS + 60) spawnWorker();
+  if (mode !== 'always' && procListing.length < WORKER_MIN_TASKS + 60) return;
+  // From here on both threads scan, and TurboFan's background compiles of
+  // their hot code (tens of ms for a run that lasts a fraction of a second)
+  // would take CPU from them: the baseline compiler's code is good enough.
+  createRequire(import.meta.url)('node:v8').setFlagsFromString('--no-turbofan');
+  spawnWorker();
 }
 
 /** The entries of /proc: the ones startScanWorker() read, else read now. */
