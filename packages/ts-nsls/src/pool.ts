@@ -241,6 +241,13 @@ function sharedFrom(buffer: SharedArrayBuffer, tasks: number): Shared {
 
 /** The worker's life (scan-worker.ts): help with the scan if it is still running, then end. */
 export function serveScans(): void {
+  // Both threads scan from now on, and TurboFan's background compiles of
+  // their hot code (tens of ms for a run that lasts a fraction of a second)
+  // would take CPU from them: baseline code is good enough. The flag is
+  // process-wide; it is set here, once the worker has booted, because V8
+  // refuses Node's code cache under changed flags, and a worker started
+  // after the change compiles Node's internals from source (twice the boot).
+  createRequire(import.meta.url)('node:v8').setFlagsFromString('--no-turbofan');
   const { go, port } = workerData as WorkerData;
   const word = new Int32Array(go);
   Atomics.wait(word, 0, 0);
@@ -302,12 +309,7 @@ export function startScanWorker(): void {
     return; // no /proc: the tool reports it where it reads it (this runs for --help too)
   }
   // /proc has some 60 other entries
-  if (mode !== 'always' && procListing.length < WORKER_MIN_TASKS + 60) return;
-  // From here on both threads scan, and TurboFan's background compiles of
-  // their hot code (tens of ms for a run that lasts a fraction of a second)
-  // would take CPU from them: the baseline compiler's code is good enough.
-  createRequire(import.meta.url)('node:v8').setFlagsFromString('--no-turbofan');
-  spawnWorker();
+  if (mode === 'always' || procListing.length >= WORKER_MIN_TASKS + 60) spawnWorker();
 }
 
 /** The entries of /proc: the ones startScanWorker() read, else read now. */
