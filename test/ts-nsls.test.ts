@@ -139,6 +139,30 @@ describe('ts-nsls as lsns 2.38.1', () => {
     }
     assert.match(nsls(['-T'], { ...process.env, LC_ALL: 'C' }).stdout, /`-/);
   });
+  it('on a terminal: cut to its width as lsns does', () => {
+    // script(1) gives each tool a terminal of the given width
+    const onTerminal = (cols: number, argv: string[]) =>
+      run('script', ['-qc', `stty cols ${cols} rows 50; ${argv.join(' ')}`, '/dev/null'], {
+        env: COMPAT,
+      }).stdout;
+    for (const [cols, args] of [
+      [50, []],
+      [70, ['-o', 'NS,TYPE,PATH,NPROCS,PID,PPID,COMMAND,UID,USER']],
+      [60, ['--output-all']],
+      [50, ['-u']],
+    ] as const) {
+      let ours = '',
+        theirs = '';
+      for (let i = 0; i < 5 && (i === 0 || ours !== theirs); i++) {
+        ours = onTerminal(cols, [NSLS, ...args]);
+        theirs = onTerminal(cols, ['lsns', ...args]);
+      }
+      assert.equal(ours, theirs, `${cols} columns, ${args.join(' ')}`);
+      // COMMAND is what gives way: with the default columns every line fits
+      if (args.length === 0)
+        for (const line of ours.split('\r\n')) assert.ok(line.length <= cols, line);
+    }
+  });
   it('errors: messages and statuses', () => {
     for (const args of [
       ['-t', 'bogus'],
