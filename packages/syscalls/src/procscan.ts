@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
+import { NAMESPACE_TYPES } from './namespaces.js';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -85,7 +86,7 @@ const ESRCH = 3;
 const EACCES = 13;
 
 /** The namespace names as nsfs shows them in a link ("net:[4026531840]"). */
-const NS_NAMES = new Set(['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time']);
+const NS_NAMES = new Set<string>(NAMESPACE_TYPES);
 
 /**
  * Paths as NUL-terminated bytes, encoded once: koffi passes a Buffer as it
