@@ -13,7 +13,9 @@
  *
  * Program layout (int32 words): [NSRUN_VERSION, step...], each step
  * [op, argc, arg...]. String arguments are byte offsets into one buffer of
- * NUL-terminated strings; -1 means NULL.
+ * NUL-terminated strings; -1 means NULL. The opcodes and their argument
+ * kinds come from native/steps.json, through the header the build generates
+ * (nsrun-ops.h); a program is checked against them before anything runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,78 +31,58 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NSRUN_VERSION 1
-
-enum {
-  OP_UNSHARE = 1,      /* flags */
-  OP_SETNS = 2,        /* fd, nstype */
-  OP_WAIT_PARENT = 3,  /* -: block until the parent writes a byte on the sync pipe */
-  OP_TELL_PARENT = 4,  /* -: report (index, 0) on the status pipe */
-  OP_MOUNT = 5,        /* src, target, fstype, flags, data, ignored errno */
-  OP_WRITE_FILE = 6,   /* path, text, ignored errno */
-  OP_SETHOSTNAME = 7,  /* name */
-  OP_CHROOT = 8,       /* path */
-  OP_CHDIR = 9,        /* path */
-  OP_FCHDIR = 10,      /* fd */
-  OP_SETGROUPS = 11,   /* ignored errno: setgroups(0, NULL) */
-  OP_SETRESGID = 12,   /* gid */
-  OP_SETRESUID = 13,   /* uid */
-  OP_PDEATHSIG = 14,   /* signal, pidfd of the parent (-1: none) */
-  OP_KEEP_FD = 15,     /* fd: clear FD_CLOEXEC */
-  OP_FORK_RELAY = 16,  /* -: fork; the parent waits and mirrors the child */
-  OP_AMBIENT_CAPS = 17,/* -: raise permitted capabilities into the ambient set */
-  OP_EXEC = 18,        /* argc, argv..., envc, envp..., npaths, paths... */
-  OP_CLOSE = 19,       /* fd */
-  OP_DUP2 = 20,        /* fd, target fd */
-  OP_CHROOT_DOT = 21,  /* -: chroot(".") after fchdir to the new root */
-  /* nsenter's two passes: the first may fail quietly, the second retries only what failed. */
-  OP_SETNS_SOFT = 22,  /* fd, nstype, slot: on failure remember slot (0..31) and go on */
-  OP_SETNS_RETRY = 23, /* fd, nstype, slot: setns only if slot failed before */
-  OP_OPEN_WD = 24,     /* path: open a directory to fchdir to later (path "." keeps the cwd) */
-  OP_FCHDIR_WD = 25,   /* -: fchdir to the directory of the last open-wd */
-  OP_WRITE_FD = 26,    /* fd, text: write text to a descriptor opened beforehand */
-  OP_FORK_SIBLING = 27,/* -: fork a child of our parent, report its PID, and exit (clone only) */
-  OP_IGNORE_SIGNAL = 40, /* signal: SIG_IGN, kept through the exec (closes the waiter's start-up window) */
-};
+#include "nsrun-ops.h"
 
 struct nsrun_exec {
   char **argv;
   char **envp;
+  char **shell_argv; /* /bin/sh FILE ARGS... for a file the kernel cannot run (ENOEXEC) */
 };
 
 struct nsrun_ctx {
   const int32_t *prog;
   int len;
   const char *strs;
-  struct nsrun_exec *execs; /* one per OP_EXEC, built before the clone */
+  int strs_len;
+  struct nsrun_exec *execs; /* one per exec step, built before the clone */
+  int nexecs;
   int sync_fd;              /* read end, child side */
   int status_fd;            /* write end, child side */
   uint32_t failed;          /* slots of soft setns steps that failed */
   int wd_fd;                /* the directory of the last open-wd */
-  sigset_t ignored;         /* signals an OP_IGNORE_SIGNAL keeps ignored through the exec */
+  int pdeathsig;            /* armed by a pdeathsig step; a fork-relay re-arms it in its child */
+  sigset_t ignored;         /* a signal-state step: dispositions and mask the exec leaves */
+  sigset_t blocked;
 };
 
 static const char *str_at(const struct nsrun_ctx *c, int32_t off) {
   return off < 0 ? NULL : c->strs + off;
 }
 
-static void reset_signals_except(const sigset_t *keep) {
-  struct sigaction sa;
-  sigset_t none;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < _NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP && !(keep && sigismember(keep, s)))
-      sigaction(s, &sa, NULL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+static void sigset_from_bits(sigset_t *set, uint32_t low, uint32_t high) {
+  sigemptyset(set);
+  for (int s = 1; s <= 64 && s < _NSIG; s++)
+    if ((s <= 32 ? low >> (s - 1) : high >> (s - 33)) & 1)
+      sigaddset(set, s);
 }
 
-static void reset_signals(void) { reset_signals_except(NULL); }
+/* Every disposition to its default, except those in ignored (SIG_IGN); then the mask. */
+static void set_signals(const sigset_t *ignored, const sigset_t *mask) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  for (int s = 1; s < _NSIG; s++) {
+    if (s == SIGKILL || s == SIGSTOP)
+      continue;
+    sa.sa_handler = ignored && sigismember(ignored, s) == 1 ? SIG_IGN : SIG_DFL;
+    sigaction(s, &sa, NULL);
+  }
+  sigprocmask(SIG_SETMASK, mask, NULL);
+}
 
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -139,14 +121,24 @@ static int ambient_caps(void) {
 }
 
 /*
- * glibc's fork() and set*id() assume glibc's own thread bookkeeping, which a
- * raw clone of a multithreaded process leaves stale: use the system calls.
+ * A new process, fork-like (no new stack). clone3 first; where a seccomp
+ * profile refuses it with ENOSYS (Docker's, flatpak's), the older clone.
+ * glibc's fork() assumes glibc's own thread bookkeeping, which a raw clone of
+ * a multithreaded process leaves stale: only system calls here.
  */
-static pid_t raw_fork(void) {
+static pid_t clone_process(uint64_t flags, int *pidfd) {
   struct clone_args args;
   memset(&args, 0, sizeof args);
-  args.exit_signal = SIGCHLD;
-  return syscall(SYS_clone3, &args, sizeof args);
+  args.flags = flags;
+  args.exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD;
+  if (flags & CLONE_PIDFD)
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  pid_t pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid >= 0 || errno != ENOSYS)
+    return pid;
+  /* clone(flags, stack, parent_tid, ...): CLONE_PIDFD stores the pidfd in parent_tid. */
+  return syscall(SYS_clone, (unsigned long)flags | (unsigned long)args.exit_signal, NULL, pidfd,
+                 NULL, NULL);
 }
 
 /* Mirror a child's wait status in this process: same exit code, or death by the same signal. */
@@ -167,23 +159,29 @@ static void mirror_status(int status) {
 
 static void relay_child(pid_t child) {
   int status;
-  sigset_t block;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  sigprocmask(SIG_BLOCK, &block, NULL);
   while (waitpid(child, &status, 0) < 0)
     if (errno != EINTR)
       _exit(1);
   mirror_status(status);
 }
 
-/* Try each candidate path the way execvp does: go on past ENOENT and EACCES, report EACCES first. */
+/*
+ * Try each candidate path the way execvp does: go on past ENOENT and EACCES,
+ * report EACCES first; a file the kernel cannot run (ENOEXEC) goes to
+ * /bin/sh. No candidate at all (an empty program name) is ENOENT.
+ */
 static void exec_paths(const struct nsrun_ctx *c, const struct nsrun_exec *e, const int32_t *paths,
                        int npaths) {
   int seen_eacces = 0;
+  errno = ENOENT;
   for (int i = 0; i < npaths; i++) {
-    execve(str_at(c, paths[i]), e->argv, e->envp);
+    const char *path = str_at(c, paths[i]);
+    execve(path, e->argv, e->envp);
+    if (errno == ENOEXEC) {
+      e->shell_argv[1] = (char *)path;
+      execve("/bin/sh", e->shell_argv, e->envp);
+      return;
+    }
     if (errno == EACCES)
       seen_eacces = 1;
     else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
@@ -194,7 +192,30 @@ static void exec_paths(const struct nsrun_ctx *c, const struct nsrun_exec *e, co
     errno = EACCES;
 }
 
-/* Runs steps from index 0; returns the failing step index with errno set, or -1 on a wait-parent EOF. */
+static int is_user_setns(int32_t nstype) { return (nstype & CLONE_NEWUSER) != 0; }
+
+/*
+ * Before joining a user namespace the process must not be dumpable: it still
+ * holds copies of the caller's descriptors, and the namespace's owner could
+ * otherwise ptrace it or open /proc/PID/fd (runc's CVE-2016-9962). The exec
+ * sets dumpable again.
+ */
+static int setns_hardened(int fd, int32_t nstype) {
+  if (is_user_setns(nstype) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return -1;
+  return setns(fd, nstype);
+}
+
+static int set_id(long sys, int32_t id) {
+  /* -1 means "unchanged" to the kernel: a step that asks for it would silently do nothing. */
+  if (id == -1) {
+    errno = EINVAL;
+    return -1;
+  }
+  return syscall(sys, id, id, id);
+}
+
+/* Runs steps from index 0; returns the failing step index with errno set. */
 static int run_steps(struct nsrun_ctx *c) {
   int i = 1, step = 0, nexec = 0;
   while (i < c->len) {
@@ -206,7 +227,7 @@ static int run_steps(struct nsrun_ctx *c) {
       rc = unshare(a[0]);
       break;
     case OP_SETNS:
-      rc = setns(a[0], a[1]);
+      rc = setns_hardened(a[0], a[1]);
       break;
     case OP_WAIT_PARENT: {
       char b;
@@ -256,13 +277,14 @@ static int run_steps(struct nsrun_ctx *c) {
         rc = 0;
       break;
     case OP_SETRESGID:
-      rc = syscall(SYS_setresgid, a[0], a[0], a[0]);
+      rc = set_id(SYS_setresgid, a[0]);
       break;
     case OP_SETRESUID:
-      rc = syscall(SYS_setresuid, a[0], a[0], a[0]);
+      rc = set_id(SYS_setresuid, a[0]);
       break;
     case OP_PDEATHSIG:
       rc = prctl(PR_SET_PDEATHSIG, a[0], 0, 0, 0);
+      c->pdeathsig = a[0];
       if (rc == 0 && a[1] >= 0) {
         struct pollfd p = {a[1], POLLIN, 0};
         if (poll(&p, 1, 0) > 0)
@@ -277,11 +299,15 @@ static int run_steps(struct nsrun_ctx *c) {
     case OP_CLOSE:
       close(a[0]);
       break;
-    case OP_DUP2:
-      rc = dup2(a[0], a[1]) < 0 ? -1 : 0;
-      break;
     case OP_FORK_RELAY: {
-      pid_t pid = raw_fork();
+      /* Ctrl-C is for the program: the relay blocks SIGINT and SIGTERM before the fork, as util-linux does. */
+      sigset_t block, old;
+      sigemptyset(&block);
+      sigaddset(&block, SIGINT);
+      sigaddset(&block, SIGTERM);
+      sigprocmask(SIG_BLOCK, &block, &old);
+      pid_t relay = syscall(SYS_getpid);
+      pid_t pid = clone_process(0, NULL);
       if (pid < 0) {
         rc = -1;
         break;
@@ -293,22 +319,35 @@ static int run_steps(struct nsrun_ctx *c) {
           close(c->sync_fd);
         relay_child(pid);
       }
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      /* fork cleared the parent-death signal: arm it again, against the relay. */
+      if (c->pdeathsig && (prctl(PR_SET_PDEATHSIG, c->pdeathsig, 0, 0, 0) < 0 ||
+                           syscall(SYS_getppid) != relay))
+        _exit(1);
       break;
     }
-    case OP_IGNORE_SIGNAL:
-      signal(a[0], SIG_IGN);
-      sigaddset(&c->ignored, a[0]);
+    case OP_SIGNAL_STATE:
+      sigset_from_bits(&c->ignored, (uint32_t)a[0], (uint32_t)a[1]);
+      sigset_from_bits(&c->blocked, (uint32_t)a[2], (uint32_t)a[3]);
       break;
+    case OP_SETRLIMIT: {
+      struct rlimit rl = {
+          .rlim_cur = (rlim_t)((uint64_t)(uint32_t)a[2] << 32 | (uint32_t)a[1]),
+          .rlim_max = (rlim_t)((uint64_t)(uint32_t)a[4] << 32 | (uint32_t)a[3]),
+      };
+      rc = setrlimit(a[0], &rl);
+      break;
+    }
     case OP_AMBIENT_CAPS:
       rc = ambient_caps();
       break;
     case OP_SETNS_SOFT:
-      if (setns(a[0], a[1]) < 0)
+      if (setns_hardened(a[0], a[1]) < 0)
         c->failed |= 1u << (a[2] & 31);
       break;
     case OP_SETNS_RETRY:
       if (c->failed & (1u << (a[2] & 31)))
-        rc = setns(a[0], a[1]);
+        rc = setns_hardened(a[0], a[1]);
       break;
     case OP_OPEN_WD:
       c->wd_fd = open(str_at(c, a[0]), O_RDONLY | O_CLOEXEC);
@@ -340,10 +379,7 @@ static int run_steps(struct nsrun_ctx *c) {
         rc = -1;
         break;
       }
-      struct clone_args args;
-      memset(&args, 0, sizeof args);
-      args.flags = CLONE_PARENT;
-      pid_t pid = syscall(SYS_clone3, &args, sizeof args);
+      pid_t pid = clone_process(CLONE_PARENT, NULL);
       if (pid < 0) {
         rc = -1;
         break;
@@ -359,14 +395,15 @@ static int run_steps(struct nsrun_ctx *c) {
     case OP_EXEC: {
       const int32_t nargs = a[0], nenv = a[1 + nargs];
       const int32_t *paths = a + 2 + nargs + nenv + 1;
-      reset_signals_except(&c->ignored);
+      set_signals(&c->ignored, &c->blocked);
       exec_paths(c, &c->execs[nexec++], paths, a[2 + nargs + nenv]);
       return step;
     }
-    default:
-      errno = ENOSYS;
+    default: /* unreachable: check_program refused it */
+      errno = EPROTO;
       rc = -1;
     }
+    (void)argc;
     if (rc < 0)
       return step;
     i += 2 + argc;
@@ -376,21 +413,69 @@ static int run_steps(struct nsrun_ctx *c) {
   return step;
 }
 
-/* Builds the argv/envp arrays of every OP_EXEC while malloc is still safe to call. */
-static int prepare(struct nsrun_ctx *c) {
-  int nexec = 0;
-  sigemptyset(&c->ignored);
-  if (c->len < 1 || c->prog[0] != NSRUN_VERSION) {
-    errno = EPROTO;
-    return -1;
+static int valid_str(const struct nsrun_ctx *c, int32_t off, int nullable) {
+  return (nullable && off == -1) || (off >= 0 && off < c->strs_len);
+}
+
+/*
+ * A malformed program is an error, never undefined behaviour: known opcodes
+ * only, argument counts as the table says, every string inside the buffer
+ * (which must end in a NUL), one exec and it comes last. Returns the index of
+ * the first bad step (errno EPROTO), or -1 when the program is sound.
+ */
+int nsrun_check(const int32_t *prog, int len, const char *strs, int strs_len) {
+  struct nsrun_ctx c = {.prog = prog, .len = len, .strs = strs, .strs_len = strs_len};
+  int step = 0, execs = 0;
+  errno = EPROTO;
+  if (!prog || len < 1 || prog[0] != NSRUN_VERSION || !strs || strs_len < 1 ||
+      strs[strs_len - 1] != '\0')
+    return 0;
+  for (int i = 1; i < len; i += 2 + prog[i + 1], step++) {
+    if (i + 1 >= len || execs)
+      return step;
+    const int32_t op = prog[i], argc = prog[i + 1], *a = prog + i + 2;
+    if (op <= 0 || op >= OP_COUNT || !nsrun_op_args[op] || argc < 0 || argc > len - i - 2)
+      return step;
+    const char *kinds = nsrun_op_args[op];
+    if (op == OP_EXEC) {
+      if (argc < 3 || a[0] < 0 || a[0] > argc - 3)
+        return step;
+      int32_t nargs = a[0], nenv = a[1 + nargs];
+      if (nenv < 0 || nenv > argc - 3 - nargs)
+        return step;
+      int32_t npaths = a[2 + nargs + nenv];
+      if (npaths != argc - 3 - nargs - nenv)
+        return step;
+      for (int k = 0; k < argc; k++)
+        if (k != 0 && k != 1 + nargs && k != 2 + nargs + nenv && !valid_str(&c, a[k], 0))
+          return step;
+      execs++;
+      continue;
+    }
+    if ((size_t)argc != strlen(kinds))
+      return step;
+    for (int k = 0; k < argc; k++)
+      if (kinds[k] == 's' && !valid_str(&c, a[k], 1))
+        return step;
   }
+  if (!execs)
+    return step;
+  return -1;
+}
+
+/* Builds the argv/envp arrays of every exec while malloc is still safe to call. */
+static int prepare(struct nsrun_ctx *c) {
+  sigemptyset(&c->ignored);
+  sigemptyset(&c->blocked);
+  if (nsrun_check(c->prog, c->len, c->strs, c->strs_len) >= 0)
+    return -1;
+  c->nexecs = 0;
   for (int i = 1; i < c->len; i += 2 + c->prog[i + 1])
-    if (c->prog[i] == OP_EXEC)
-      nexec++;
-  c->execs = calloc(nexec ? nexec : 1, sizeof *c->execs);
+    c->nexecs += c->prog[i] == OP_EXEC;
+  c->execs = calloc(c->nexecs, sizeof *c->execs);
   if (!c->execs)
     return -1;
-  nexec = 0;
+  int nexec = 0;
   for (int i = 1; i < c->len; i += 2 + c->prog[i + 1]) {
     if (c->prog[i] != OP_EXEC)
       continue;
@@ -399,45 +484,48 @@ static int prepare(struct nsrun_ctx *c) {
     struct nsrun_exec *e = &c->execs[nexec++];
     e->argv = calloc(nargs + 1, sizeof(char *));
     e->envp = calloc(nenv + 1, sizeof(char *));
-    if (!e->argv || !e->envp)
+    e->shell_argv = calloc(nargs + 2, sizeof(char *));
+    if (!e->argv || !e->envp || !e->shell_argv)
       return -1;
     for (int k = 0; k < nargs; k++)
       e->argv[k] = (char *)str_at(c, a[1 + k]);
     for (int k = 0; k < nenv; k++)
       e->envp[k] = (char *)str_at(c, a[2 + nargs + k]);
+    /* execvp's fallback: /bin/sh FILE ARG1..., the file slot filled in at exec time. */
+    e->shell_argv[0] = "/bin/sh";
+    for (int k = 1; k < nargs; k++)
+      e->shell_argv[k + 1] = e->argv[k];
   }
   return 0;
 }
 
-static void release(struct nsrun_ctx *c, int nexec) {
-  for (int k = 0; k < nexec && c->execs; k++) {
+static void release(struct nsrun_ctx *c) {
+  for (int k = 0; k < c->nexecs && c->execs; k++) {
     free(c->execs[k].argv);
     free(c->execs[k].envp);
+    free(c->execs[k].shell_argv);
   }
   free(c->execs);
+  c->execs = NULL;
 }
 
-static int count_execs(const struct nsrun_ctx *c) {
-  int n = 0;
-  for (int i = 1; i < c->len; i += 2 + c->prog[i + 1])
-    n += c->prog[i] == OP_EXEC;
-  return n;
-}
+#define CTX_INIT(p, l, s, sl)                                                                      \
+  {.prog = (p), .len = (l), .strs = (s), .strs_len = (sl), .sync_fd = -1, .status_fd = -1,        \
+   .wd_fd = -1}
 
 /*
  * Runs the steps in the calling thread and execs. Returns only on failure:
  * the failing step index, with its errno in *err.
  */
-int nsrun_here(const int32_t *prog, int len, const char *strs, int *err) {
-  struct nsrun_ctx c = {.prog = prog, .len = len, .strs = strs, .sync_fd = -1, .status_fd = -1, .wd_fd = -1};
-  if (prepare(&c) < 0) {
-    *err = errno;
-    release(&c, count_execs(&c));
-    return -1;
-  }
-  int step = run_steps(&c);
+int nsrun_here(const int32_t *prog, int len, const char *strs, int strs_len, int *err) {
+  struct nsrun_ctx c = CTX_INIT(prog, len, strs, strs_len);
+  int step = -1;
+  if (prepare(&c) == 0)
+    step = run_steps(&c);
+  else if (errno == EPROTO)
+    step = nsrun_check(prog, len, strs, strs_len);
   *err = errno;
-  release(&c, count_execs(&c));
+  release(&c);
   return step;
 }
 
@@ -448,29 +536,32 @@ int nsrun_here(const int32_t *prog, int len, const char *strs, int *err) {
  * errno 0 is a tell-parent; EOF means the exec happened), out[2] the sync
  * pipe (write one byte to release a wait-parent step).
  */
-int nsrun_clone(const int32_t *prog, int len, const char *strs, uint32_t clone_flags, int *out,
-                int *err) {
-  struct nsrun_ctx c = {.prog = prog, .len = len, .strs = strs, .sync_fd = -1, .status_fd = -1, .wd_fd = -1};
+int nsrun_clone(const int32_t *prog, int len, const char *strs, int strs_len,
+                uint32_t clone_flags, int *out, int *err) {
+  struct nsrun_ctx c = CTX_INIT(prog, len, strs, strs_len);
   int status_pipe[2] = {-1, -1}, sync_pipe[2] = {-1, -1}, pidfd = -1;
   pid_t pid = -1;
+  sigset_t all, old;
   if (prepare(&c) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(sync_pipe, O_CLOEXEC) < 0)
     goto fail;
   c.status_fd = status_pipe[1];
   c.sync_fd = sync_pipe[0];
 
-  struct clone_args args;
-  memset(&args, 0, sizeof args);
-  args.flags = (uint64_t)clone_flags | CLONE_PIDFD;
-  args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-  args.exit_signal = SIGCHLD;
-  pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0)
-    goto fail;
+  /*
+   * No signal handler of the parent (Node's, writing to libuv's signal pipe)
+   * may run in the child: every signal is blocked across the clone, the
+   * child resets the handlers before it unblocks, the parent restores its mask.
+   */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid = clone_process((uint64_t)clone_flags | CLONE_PIDFD, &pidfd);
   if (pid == 0) {
     /* The child: a copy of the calling thread, sharing nothing with JavaScript. */
     close(status_pipe[0]);
     close(sync_pipe[1]);
-    reset_signals();
+    sigset_t none;
+    sigemptyset(&none);
+    set_signals(NULL, &none);
     int32_t msg[2];
     msg[0] = run_steps(&c);
     msg[1] = errno ? errno : EINVAL;
@@ -478,9 +569,14 @@ int nsrun_clone(const int32_t *prog, int len, const char *strs, uint32_t clone_f
     (void)ignored;
     _exit(127);
   }
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = clone_errno;
+  if (pid < 0)
+    goto fail;
   close(status_pipe[1]);
   close(sync_pipe[0]);
-  release(&c, count_execs(&c));
+  release(&c);
   out[0] = pidfd;
   out[1] = status_pipe[0];
   out[2] = sync_pipe[1];
@@ -494,7 +590,7 @@ fail:
     if (sync_pipe[k] >= 0)
       close(sync_pipe[k]);
   }
-  release(&c, count_execs(&c));
+  release(&c);
   return -1;
 }
 
@@ -509,11 +605,20 @@ int nsrun_wait(int pid) {
 
 #ifdef NSRUN_WAITER
 /*
- * ns-waiter PID [forward] [stop]: waits for PID (a child this process
- * inherited across exec) and leaves with its status. By default SIGINT and
- * SIGTERM are blocked, so only the child reacts to Ctrl-C; with "forward"
- * they are passed on to the child; with "stop" a stopped child stops the
- * waiter too, and continuing the waiter continues the child.
+ * ns-waiter: replaces a tool's Node process while its child runs, and leaves
+ * with the child's status. Its argv is the tool's own (so ps and pgrep show
+ * the tool); what to do comes in NS_WAIT=PID,MODE,MASK:
+ *   fork     SIGINT and SIGTERM stay blocked: only the child reacts to Ctrl-C
+ *            (util-linux's parent with --fork)
+ *   forward  SIGINT and SIGTERM are passed on to the child (--forward-signals)
+ *   follow   like fork, and a stopped child stops the waiter; continuing the
+ *            waiter continues the child (nsenter's parent)
+ *   standin  the waiter stands in for a program util-linux would have exec'd
+ *            in place: every catchable signal goes to the child, stops are
+ *            followed, and the child's end is mirrored
+ * Every signal arrives blocked across the exec; once the handlers are in
+ * place the waiter sets MASK (hex, bit s-1 for signal s), the caller's mask.
+ * Signals the caller ignored stay ignored.
  */
 #include <stdio.h>
 
@@ -521,31 +626,44 @@ static pid_t waited_child;
 
 static void forward(int sig) { kill(waited_child, sig); }
 
+static void on(int sig) {
+  struct sigaction sa;
+  if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+    return;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sa.sa_flags = SA_RESTART;
+  sigaction(sig, &sa, NULL);
+}
+
 int main(int argc, char **argv) {
-  int forward_signals = 0, follow_stops = 0, status;
-  if (argc < 2 || (waited_child = atoi(argv[1])) <= 0) {
-    fprintf(stderr, "usage: ns-waiter PID [forward] [stop]\n");
+  (void)argc;
+  const char *spec = getenv("NS_WAIT");
+  char mode[16] = "";
+  unsigned long long mask = 0;
+  int status;
+  if (!spec || sscanf(spec, "%d,%15[a-z],%llx", &waited_child, mode, &mask) != 3 ||
+      waited_child <= 0) {
+    fprintf(stderr, "ns-waiter: NS_WAIT=PID,MODE,MASK is missing\n");
     return 1;
   }
-  for (int i = 2; i < argc; i++) {
-    forward_signals |= strcmp(argv[i], "forward") == 0;
-    follow_stops |= strcmp(argv[i], "stop") == 0;
-  }
-  /* Node left SIGINT and SIGTERM ignored across the exec: no window where they kill us. */
-  if (forward_signals) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = forward;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+  const char *name = strrchr(argv[0], '/');
+  prctl(PR_SET_NAME, name ? name + 1 : argv[0], 0, 0, 0);
+  int standin = strcmp(mode, "standin") == 0;
+  int follow_stops = standin || strcmp(mode, "follow") == 0;
+  if (strcmp(mode, "forward") == 0) {
+    on(SIGINT);
+    on(SIGTERM);
+  } else if (standin) {
+    for (int s = 1; s < _NSIG; s++)
+      if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
+        on(s);
   } else {
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, NULL);
+    mask |= 1ull << (SIGINT - 1) | 1ull << (SIGTERM - 1);
   }
+  sigset_t set;
+  sigset_from_bits(&set, (uint32_t)mask, (uint32_t)(mask >> 32));
+  sigprocmask(SIG_SETMASK, &set, NULL);
   for (;;) {
     if (waitpid(waited_child, &status, follow_stops ? WUNTRACED : 0) < 0) {
       if (errno == EINTR)

@@ -1,28 +1,73 @@
-// Builds native/nsrun.c into OUTDIR: libnsrun.so (loaded through koffi) and ns-waiter.
+// Builds native/ into OUTDIR: libnsrun.so (loaded through koffi), ns-waiter,
+// and with --launcher NAME the tool's executable NAME (native/launcher.c).
+// The step opcodes come from native/steps.json, as a generated header.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
-const source = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'nsrun.c');
-const outdir = resolve(process.argv[2] ?? 'dist');
+const native = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'native');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { launcher: { type: 'string' }, sanitize: { type: 'boolean' } },
+});
+const outdir = resolve(positionals[0] ?? 'dist');
 const cc = process.env.CC ?? 'cc';
-const flags = ['-O2', '-Wall', '-Wextra', '-Werror'];
-const fresh = (out) => {
+const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-I', outdir];
+if (values.sanitize) flags.push('-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer');
+
+/** The opcode header, from the one table TypeScript reads too. */
+function opsHeader() {
+  const table = JSON.parse(readFileSync(join(native, 'steps.json'), 'utf8'));
+  const ops = Object.entries(table.ops).sort(([, a], [, b]) => a.code - b.code);
+  const cname = (name) => 'OP_' + name.toUpperCase().replace(/-/g, '_');
+  const max = Math.max(...ops.map(([, o]) => o.code));
+  return [
+    '/* Generated from native/steps.json by scripts/build-native.mjs: do not edit. */',
+    `#define NSRUN_VERSION ${table.version}`,
+    'enum {',
+    ...ops.map(([name, o]) => `  ${cname(name)} = ${o.code}, /* ${o.doc} */`),
+    `  OP_COUNT = ${max + 1}`,
+    '};',
+    '/* Argument kinds per opcode: i integer, s string offset, * exec. */',
+    'static const char *const nsrun_op_args[OP_COUNT] = {',
+    ...ops.map(([name, o]) => `  [${cname(name)}] = "${o.args}",`),
+    '};',
+    '',
+  ].join('\n');
+}
+
+mkdirSync(outdir, { recursive: true });
+const header = join(outdir, 'nsrun-ops.h');
+const text = opsHeader();
+let old = '';
+try {
+  old = readFileSync(header, 'utf8');
+} catch {
+  // first build
+}
+if (old !== text) writeFileSync(header, text);
+
+const nsrun = join(native, 'nsrun.c');
+const targets = [
+  [join(outdir, 'libnsrun.so'), nsrun, ['-shared', '-fPIC']],
+  [join(outdir, 'ns-waiter'), nsrun, ['-DNSRUN_WAITER']],
+];
+if (values.launcher) targets.push([join(outdir, values.launcher), join(native, 'launcher.c'), []]);
+
+const mtime = (f) => statSync(f).mtimeMs;
+const fresh = (out, source) => {
   try {
-    return statSync(out).mtimeMs >= statSync(source).mtimeMs;
+    return (
+      mtime(out) >= Math.max(mtime(source), mtime(header), mtime(fileURLToPath(import.meta.url)))
+    );
   } catch {
     return false;
   }
 };
-
-mkdirSync(outdir, { recursive: true });
-const targets = [
-  [join(outdir, 'libnsrun.so'), ['-shared', '-fPIC']],
-  [join(outdir, 'ns-waiter'), ['-DNSRUN_WAITER']],
-];
-for (const [out, extra] of targets) {
-  if (fresh(out)) continue;
+for (const [out, source, extra] of targets) {
+  if (fresh(out, source)) continue;
   try {
     execFileSync(cc, [...flags, ...extra, '-o', out, source], { stdio: 'inherit' });
   } catch {

@@ -1,3 +1,2 @@
 import type { Options } from 'tsup';
-export const SH_LAUNCHER: string;
-export function cliConfig(name: string, options?: { banner?: string }): Options | Options[];
+export function cliConfig(name: string): Options | Options[];

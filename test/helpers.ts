@@ -9,7 +9,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The built executable of a tool, e.g. bin('ts-unshare'). */
 export function bin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string {
-  const file = join(ROOT, 'packages', tool, 'dist', `${tool}.cjs`);
+  const file = join(ROOT, 'packages', tool, 'dist', tool);
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   return file;
 }
@@ -97,10 +97,9 @@ export function comm(pid: number): string {
  * stderr (with the tools' names made alike), exit status and signal.
  */
 export function sideBySide(tool: 'ts-unshare' | 'ts-nsenter', utilLinux: string) {
-  const ours = (args: string[], opts: SpawnSyncOptions = {}) =>
-    run(process.execPath, [bin(tool), ...args], opts);
+  const ours = (args: string[], opts: SpawnSyncOptions = {}) => run(bin(tool), args, opts);
   const theirs = (args: string[], opts: SpawnSyncOptions = {}) => run(utilLinux, args, opts);
-  const oursAsNobody = (args: string[]) => run(...asNobody([process.execPath, bin(tool), ...args]));
+  const oursAsNobody = (args: string[]) => run(...asNobody([bin(tool), ...args]));
   const theirsAsNobody = (args: string[]) => run(...asNobody([utilLinux, ...args]));
   const seen = (r: Result) => ({
     stdout: r.stdout,

@@ -94,7 +94,7 @@ describe('PID namespaces: fork, exit status, signals', () => {
   test('-p forks: the program is a process of the target namespace; -F keeps our PID', () =>
     withTarget(target, (t) => {
       for (const tool of [bin('ts-nsenter'), NSENTER]) {
-        const cmd = tool === NSENTER ? NSENTER : `${process.execPath} ${tool}`;
+        const cmd = tool === NSENTER ? NSENTER : tool;
         const forked = sh(
           `${cmd} -t ${t.pid} -p -m sh -c 'readlink /proc/self/ns/pid; test -d /proc/$$ && echo own-proc'`,
         );
@@ -118,7 +118,7 @@ describe('PID namespaces: fork, exit status, signals', () => {
   test('a stopped program stops the waiting parent; continuing it continues the program', async () => {
     const t = startTarget(target);
     try {
-      for (const tool of [[process.execPath, bin('ts-nsenter')], [NSENTER]]) {
+      for (const tool of [[bin('ts-nsenter')], [NSENTER]]) {
         const child = spawn(
           tool[0],
           [...tool.slice(1), '-t', String(t.pid), '-p', 'sh', '-c', 'kill -STOP $$; echo resumed'],
@@ -329,7 +329,6 @@ describe('env, join-cgroup, net-socket, PID:INODE', () => {
       '-c',
       script,
       'sh',
-      process.execPath,
       bin('ts-nsenter'),
     ]);
     const line = `0::/${dir.split('/').pop()}\ninput\n`;

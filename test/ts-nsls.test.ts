@@ -13,7 +13,7 @@ const NSLS = bin('ts-nsls');
 const COMPAT = { ...process.env, TS_NSLS_COMPAT: '2.38' };
 
 function nsls(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return run(process.execPath, [NSLS, ...args], { env });
+  return run(NSLS, [...args], { env });
 }
 
 /** Same stdout, stderr (with the tool's name) and status as lsns 2.38.1 in its mode. */
@@ -362,8 +362,8 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     // Node warns at start-up about an unreadable NODE_EXTRA_CA_CERTS: only when it still sees it
     const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
     const args = ['-n', '-r', '-o', 'NS,TYPE', '-Q', `NS == ${ids.uts} || TYPE == "no such"`];
-    const direct = run(NSLS, args, { env });
-    assert.deepEqual(direct, { stdout: `${ids.uts} uts\n`, stderr: '', status: 0, signal: null });
-    assert.match(run(process.execPath, [NSLS, ...args], { env }).stderr, /extra certs/);
+    const launched = run(NSLS, args, { env });
+    assert.deepEqual(launched, { stdout: `${ids.uts} uts\n`, stderr: '', status: 0, signal: null });
+    assert.match(run(process.execPath, [`${NSLS}.cjs`, ...args], { env }).stderr, /extra certs/);
   });
 });

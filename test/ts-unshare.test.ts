@@ -35,7 +35,7 @@ const exited = (child: ChildProcess) =>
 /** Starts ts-unshare in the background; killed with all its children when the test file ends. */
 const started: ChildProcess[] = [];
 function background(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [bin('ts-unshare'), ...args], {
+  const child = spawn(bin('ts-unshare'), [...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
@@ -329,7 +329,7 @@ describe('everything util-linux unshare does', () => {
       const line = r.stdout.split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
       return line.split(' - ')[0].split(' ').slice(6).join(' ').replace(/\d+/g, 'N');
     };
-    const ts = `${process.execPath} ${bin('ts-unshare')}`;
+    const ts = bin('ts-unshare');
     assert.equal(propagationOf(ts, []), '');
     assert.equal(propagationOf(ts, ['--propagation', 'slave']), 'master:N');
     assert.equal(propagationOf(ts, ['--propagation', 'shared']), 'shared:N');

@@ -40,6 +40,8 @@ export interface ParsedArgs {
   order: string[];
   /** the program and its arguments (everything after the options) */
   rest: string[];
+  /** the same words as given to parseArgs: raw bytes where argv held Buffers */
+  rawRest: (string | Buffer)[];
 }
 
 function findLong(specs: OptionSpec[], word: string): OptionSpec {
@@ -104,8 +106,13 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
   return { words, rest: argv.slice(i) };
 }
 
-export function parseArgs(specs: OptionSpec[], argv: string[]): ParsedArgs {
-  const { words, rest } = tokenize(specs, argv);
+/**
+ * Parses argv; words given as Buffers (the caller's raw bytes) are read as
+ * UTF-8 for the options, and the program's words are also kept raw.
+ */
+export function parseArgs(specs: OptionSpec[], argv: readonly (string | Buffer)[]): ParsedArgs {
+  const { words, rest } = tokenize(specs, argv.map(String));
+  const rawRest = argv.slice(argv.length - rest.length);
   const flags = specs.filter((s) => s.arg === 'none').map((s) => s.name);
   const parsed = yargsParser(words, {
     boolean: flags,
@@ -131,7 +138,7 @@ export function parseArgs(specs: OptionSpec[], argv: string[]): ParsedArgs {
     options[s.name] = v as OptionValue;
   }
   const order = words.map((w) => w.slice(2).split('=', 1)[0]);
-  return { options, order, rest };
+  return { options, order, rest, rawRest };
 }
 
 /** Help text in util-linux's layout: usage, description, option paragraphs, footer. */

@@ -1,7 +1,8 @@
 export * from './namespaces.js';
 export * from './calls.js';
 export { NsError, ExecError, errnoName, errnoOf, strerror } from './errors.js';
-export type { Step } from './steps.js';
+export type { Bytes, Step } from './steps.js';
+export * from './caller.js';
 export {
   becomeWaiter,
   execPaths,
@@ -13,7 +14,7 @@ export {
   type Child,
   type ExitStatus,
   type SpawnOptions,
-  type WaiterOptions,
+  type WaiterMode,
 } from './spawn.js';
 export * from './proc.js';
 export { pidfdAlive, pidfdInode } from './enter.js';

@@ -33,6 +33,7 @@ export interface Nsrun {
   here: Fn;
   clone: Fn;
   wait: Fn;
+  check: Fn;
 }
 
 let koffi: Koffi | undefined;
@@ -82,11 +83,14 @@ export function getNsrun(): Nsrun {
   const lib = loadKoffi().load(join(nativeDir(), 'libnsrun.so'));
   return (nsrun = {
     here: lib.func(
-      'int nsrun_here(const int32_t *prog, int len, const void *strs, _Out_ int *err)',
+      'int nsrun_here(const int32_t *prog, int len, const void *strs, int strs_len, _Out_ int *err)',
     ),
     clone: lib.func(
-      'int nsrun_clone(const int32_t *prog, int len, const void *strs, uint32_t flags, int32_t *out, int32_t *err)',
+      'int nsrun_clone(const int32_t *prog, int len, const void *strs, int strs_len, uint32_t flags, int32_t *out, int32_t *err)',
     ),
     wait: lib.func('int nsrun_wait(int pid)'),
+    check: lib.func(
+      'int nsrun_check(const int32_t *prog, int len, const void *strs, int strs_len)',
+    ),
   });
 }

@@ -5,15 +5,26 @@
  */
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { callerState, restoreCallerSteps } from './caller.js';
 import { ExecError, NsError } from './errors.js';
 import { getNsrun, nativeDir } from './native.js';
-import { encode, type Program, type Step } from './steps.js';
+import { encode, type Bytes, type Program, type Step } from './steps.js';
 
-/** The candidate files execvp would try for `program`, given PATH. */
-export function execPaths(program: string, path = process.env.PATH): string[] {
+/**
+ * The candidate files execvp would try for `program`, given PATH: the name
+ * itself when it has a slash, none when it is empty (execvp's ENOENT).
+ */
+export function execPaths(program: Bytes, path: Bytes | undefined = process.env.PATH): Bytes[] {
+  if (program.length === 0) return [];
   if (program.includes('/')) return [program];
-  const dirs = (path ?? '/bin:/usr/bin').split(':');
-  return dirs.map((d) => (d === '' ? program : `${d}/${program}`));
+  const dirs = (path === undefined ? '/bin:/usr/bin' : path.toString()).split(':');
+  return dirs.map((d) =>
+    d === ''
+      ? program
+      : typeof program === 'string'
+        ? `${d}/${program}`
+        : Buffer.concat([Buffer.from(`${d}/`), program]),
+  );
 }
 
 /** Steps that hand the standard descriptors (and any others given) to the program. */
@@ -31,12 +42,14 @@ export function execStep(argv: string[], env: NodeJS.ProcessEnv | string[] = pro
   return { op: 'exec', paths: execPaths(argv[0]), argv, env: envList };
 }
 
+const EPROTO = 71;
+
 function failure(program: Program, step: number, errno: number): NsError {
   const s = program.origin[step];
-  if (!s) return new NsError('step runner failed', errno);
+  if (!s || errno === EPROTO) return new NsError('malformed step program', errno);
   const err =
     s.op === 'exec'
-      ? new ExecError(s.what ?? s.argv[0], errno)
+      ? new ExecError(s.what ?? String(s.argv[0]), errno)
       : new NsError(s.what ?? `${s.op} failed`, errno, s.op);
   err.step = s;
   return err;
@@ -50,7 +63,13 @@ function failure(program: Program, step: number, errno: number): NsError {
 export function runHere(steps: Step[]): never {
   const program = encode(steps);
   const err = [0];
-  const step = getNsrun().here(program.words, program.words.length, program.strings, err) as number;
+  const step = getNsrun().here(
+    program.words,
+    program.words.length,
+    program.strings,
+    program.strings.length,
+    err,
+  ) as number;
   throw failure(program, step, err[0]);
 }
 
@@ -63,6 +82,8 @@ export interface SpawnOptions {
    * is rethrown by spawn.
    */
   onSync?: (child: Child, syncIndex: number) => void;
+  /** the words a refused clone is reported with (default 'clone failed') */
+  cloneWhat?: string;
 }
 
 export interface Child {
@@ -101,11 +122,15 @@ export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
     program.words,
     program.words.length,
     program.strings,
+    program.strings.length,
     options.cloneFlags ?? 0,
     out,
     err,
   ) as number;
-  if (pid < 0) throw new NsError('clone failed', err[0], 'clone3');
+  if (pid < 0) {
+    if (err[0] === EPROTO) throw new NsError('malformed step program', err[0]);
+    throw new NsError(options.cloneWhat ?? 'clone failed', err[0], 'clone3');
+  }
   const child: Child = { pid, pidfd: out[0] };
   const [statusFd, syncFd] = [out[1], out[2]];
   let syncs = 0;
@@ -153,28 +178,55 @@ export function waitChild(pid: number): ExitStatus {
   return sig === 0 ? { code: (status >> 8) & 0xff } : { signal: sig };
 }
 
-export interface WaiterOptions {
-  /** pass SIGINT and SIGTERM on to the child instead of ignoring them */
-  forwardSignals?: boolean;
-  /** stop when the child stops and continue it when continued (nsenter) */
-  followStops?: boolean;
-}
+/**
+ * How the waiter treats signals (see native/nsrun.c, ns-waiter):
+ * 'fork' keeps SIGINT and SIGTERM blocked (util-linux unshare --fork),
+ * 'forward' passes them on (--forward-signals), 'follow' also stops when the
+ * program stops (nsenter's fork), 'standin' passes every signal on and
+ * follows stops: it stands in for a program util-linux would have run in
+ * its own place.
+ */
+export type WaiterMode = 'fork' | 'forward' | 'follow' | 'standin';
+
+const ALL_SIGNALS = (1n << 64n) - 1n;
 
 /**
  * Replaces this Node process with ns-waiter (same PID, so the child stays
  * ours), which waits for the child and leaves with its status or dies by its
- * signal. Costs about a megabyte instead of a Node runtime's forty.
+ * signal. It takes the caller's argv (ps and pgrep show the tool as it was
+ * invoked), descriptors, ignored signals and mask. Costs about a megabyte
+ * instead of a Node runtime's forty. If the waiter cannot be started, the
+ * child is killed and reaped before the error is thrown: no program runs on
+ * without its waiter.
  */
-export function becomeWaiter(child: Child, options: WaiterOptions = {}): never {
+export function becomeWaiter(child: Child, mode: WaiterMode = 'fork'): never {
   const waiter = join(nativeDir(), 'ns-waiter');
-  const argv = [waiter, String(child.pid)];
-  if (options.forwardSignals) argv.push('forward');
-  if (options.followStops) argv.push('stop');
-  // SIGINT and SIGTERM stay ignored through the exec, until the waiter blocks or forwards them.
-  runHere([
-    { op: 'ignore-signal', signal: 2 },
-    { op: 'ignore-signal', signal: 15 },
-    ...keepFds(),
-    { op: 'exec', what: 'ns-waiter', paths: [waiter], argv, env: [] },
-  ]);
+  const caller = callerState();
+  const restore = restoreCallerSteps(caller).filter((s) => s.op !== 'signal-state');
+  try {
+    runHere([
+      ...restore,
+      // Every signal stays pending across the exec until the waiter's handlers are in place.
+      { op: 'signal-state', ignored: caller.ignored, blocked: ALL_SIGNALS },
+      {
+        op: 'exec',
+        what: 'ns-waiter',
+        paths: [waiter],
+        argv: caller.argv.length > 0 ? caller.argv : [waiter],
+        env: [`NS_WAIT=${child.pid},${mode},${caller.blocked.toString(16)}`],
+      },
+    ]);
+  } catch (e) {
+    killAndReap(child);
+    throw e;
+  }
+}
+
+function killAndReap(child: Child): void {
+  try {
+    process.kill(child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  waitChild(child.pid);
 }

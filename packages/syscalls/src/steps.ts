@@ -5,6 +5,10 @@
  * (`what`), e.g. 'mount /proc failed'.
  */
 import { errnoOf } from './errors.js';
+import table from '../../../native/steps.json';
+
+/** Bytes for the program: a string is encoded as UTF-8, a Buffer passes as it is. */
+export type Bytes = string | Buffer;
 
 export type Step = { what?: string } & (
   | { op: 'unshare'; flags: number }
@@ -36,12 +40,16 @@ export type Step = { what?: string } & (
   /** clear FD_CLOEXEC so the program inherits the descriptor */
   | { op: 'keep-fd'; fd: number }
   | { op: 'close'; fd: number }
-  | { op: 'dup2'; fd: number; target: number }
   /** fork; the parent waits and leaves with the child's status; the child goes on */
   | { op: 'fork-relay' }
   | { op: 'ambient-caps' }
-  /** SIG_IGN that the exec keeps (every other signal is reset to its default) */
-  | { op: 'ignore-signal'; signal: number }
+  /**
+   * the signal state the exec leaves (bit s-1 for signal s): these ignored,
+   * every other disposition default, this mask; without it, all default and none blocked
+   */
+  | { op: 'signal-state'; ignored: bigint; blocked: bigint }
+  /** setrlimit(resource, { soft, hard }) */
+  | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
   /** setns that may fail: the failure is remembered under slot (0..31) for a later setns-retry */
   | { op: 'setns-soft'; fd: number; nstype: number; slot: number }
   /** setns only if the setns-soft of the same slot failed; this time a failure is fatal */
@@ -57,41 +65,25 @@ export type Step = { what?: string } & (
    * spawn only (see spawn)
    */
   | { op: 'fork-sibling' }
-  /** try each path in turn like execvp; argv and env as given */
-  | { op: 'exec'; paths: string[]; argv: string[]; env: string[] }
+  /**
+   * try each path in turn like execvp (a file without #! runs through
+   * /bin/sh; no path at all is ENOENT); argv and env exactly as given
+   */
+  | { op: 'exec'; paths: Bytes[]; argv: Bytes[]; env: Bytes[] }
 );
 
-const VERSION = 1;
-const OPCODES = {
-  unshare: 1,
-  setns: 2,
-  'wait-parent': 3,
-  'tell-parent': 4,
-  mount: 5,
-  'write-file': 6,
-  sethostname: 7,
-  chroot: 8,
-  chdir: 9,
-  fchdir: 10,
-  setgroups: 11,
-  setresgid: 12,
-  setresuid: 13,
-  pdeathsig: 14,
-  'keep-fd': 15,
-  'fork-relay': 16,
-  'ambient-caps': 17,
-  exec: 18,
-  close: 19,
-  dup2: 20,
-  'chroot-dot': 21,
-  'ignore-signal': 40,
-  'setns-soft': 22,
-  'setns-retry': 23,
-  'open-wd': 24,
-  'fchdir-wd': 25,
-  'write-fd': 26,
-  'fork-sibling': 27,
-} as const;
+type OpName = keyof typeof table.ops;
+const OPCODES: Record<OpName, number> = Object.fromEntries(
+  Object.entries(table.ops).map(([name, op]) => [name, op.code]),
+) as Record<OpName, number>;
+
+const NUL = Buffer.alloc(1);
+
+/** A uid or gid as the int32 word the runner takes; 4294967295 is -1, which it refuses. */
+function id32(id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError(`bad id ${id}`);
+  return id | 0;
+}
 
 export interface Program {
   words: Int32Array;
@@ -102,18 +94,26 @@ export interface Program {
 
 /** Encodes steps as the native runner's flat int32 program plus one string buffer. */
 export function encode(steps: Step[]): Program {
-  const words: number[] = [VERSION];
+  const words: number[] = [table.version];
   const chunks: Buffer[] = [];
   let size = 0;
-  const str = (s: string | undefined): number => {
+  const str = (s: Bytes | undefined): number => {
     if (s === undefined) return -1;
-    const b = Buffer.from(s + '\0');
-    chunks.push(b);
-    size += b.length;
-    return size - b.length;
+    const b = typeof s === 'string' ? Buffer.from(s) : s;
+    if (b.includes(0)) throw new TypeError(`a NUL byte in a step's string: ${b}`);
+    chunks.push(b, NUL);
+    size += b.length + 1;
+    return size - b.length - 1;
   };
+  const split64 = (v: bigint): number[] => [
+    Number(BigInt.asIntN(32, v)),
+    Number(BigInt.asIntN(32, v >> 32n)),
+  ];
   const origin: Step[] = [];
-  const emit = (step: Step, op: keyof typeof OPCODES, args: number[]) => {
+  const emit = (step: Step, op: OpName, args: number[]) => {
+    for (const a of args)
+      if (!Number.isInteger(a))
+        throw new TypeError(`step ${op}: an argument is not an integer: ${JSON.stringify(step)}`);
     words.push(OPCODES[op], args.length, ...args);
     origin.push(step);
   };
@@ -155,20 +155,20 @@ export function encode(steps: Step[]): Program {
       case 'close':
         emit(s, s.op, [s.fd]);
         break;
-      case 'dup2':
-        emit(s, s.op, [s.fd, s.target]);
+      case 'signal-state':
+        emit(s, s.op, [...split64(s.ignored), ...split64(s.blocked)]);
         break;
-      case 'ignore-signal':
-        emit(s, s.op, [s.signal]);
+      case 'setrlimit':
+        emit(s, s.op, [s.resource, ...split64(s.soft), ...split64(s.hard)]);
         break;
       case 'setgroups':
         emit(s, s.op, [ignored(s.ignore)]);
         break;
       case 'setresgid':
-        emit(s, s.op, [s.gid | 0]);
+        emit(s, s.op, [id32(s.gid)]);
         break;
       case 'setresuid':
-        emit(s, s.op, [s.uid | 0]);
+        emit(s, s.op, [id32(s.uid)]);
         break;
       case 'pdeathsig':
         emit(s, s.op, [s.signal, s.parentPidfd]);
@@ -200,11 +200,13 @@ export function encode(steps: Step[]): Program {
           ...s.paths.map(str),
         ]);
         break;
+      default:
+        throw new TypeError(`unknown step op: ${JSON.stringify((s as { op: unknown }).op)}`);
     }
   }
   return {
     words: Int32Array.from(words),
-    strings: Buffer.concat([...chunks, Buffer.alloc(1)]),
+    strings: Buffer.concat([...chunks, NUL]),
     origin,
   };
 }

@@ -8,6 +8,7 @@
  * waiting to the native waiter.
  */
 import { formatHelp, parseArgs, printCompletion, runMain, writeOut } from '@ns/cli';
+import { callerState } from '@ns/syscalls';
 import { OPTIONS } from './options.js';
 import { plan } from './plan.js';
 import { readRequest } from './request.js';
@@ -18,10 +19,11 @@ const PROG = 'ts-nsenter';
 const VERSION = '0.1.0';
 
 function main(): void | Promise<void> {
-  const argv = process.argv.slice(2);
+  const raw = callerState().argv.slice(1);
+  const argv = raw.map(String);
   if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
     return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
-  const args = parseArgs(OPTIONS, argv);
+  const args = parseArgs(OPTIONS, raw);
   if (args.options.help)
     return writeOut(
       formatHelp(PROG, OPTIONS, {

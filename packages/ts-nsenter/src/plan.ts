@@ -4,7 +4,14 @@
  * fork, credentials, exec. And where they run: in this thread when that is
  * allowed (same PID, like nsenter), or in a cloned child.
  */
-import { CLONE_NEWUSER, execPaths, namespaceInfo, type Step } from '@ns/syscalls';
+import {
+  CLONE_NEWUSER,
+  execPaths,
+  getenvRaw,
+  namespaceInfo,
+  restoreCallerSteps,
+  type Step,
+} from '@ns/syscalls';
 import type { Request } from './request.js';
 import type { Resolved } from './resolve.js';
 
@@ -16,6 +23,8 @@ export interface Plan {
    * namespace, and a PID namespace only applies to processes forked later.
    */
   child: boolean;
+  /** nsenter's own fork (a PID namespace): the program is a child that nsenter waits for */
+  fork: boolean;
   steps: Step[];
 }
 
@@ -129,14 +138,13 @@ export function plan(r: Request, x: Resolved): Plan {
   if (r.keepCaps && user)
     steps.push({ op: 'ambient-caps', what: 'cannot set ambient capabilities' });
 
-  const path = x.env.find((e) => e.startsWith('PATH='))?.slice(5);
-  steps.push({ op: 'keep-fd', fd: 0 }, { op: 'keep-fd', fd: 1 }, { op: 'keep-fd', fd: 2 });
+  steps.push(...restoreCallerSteps());
   steps.push({
     op: 'exec',
-    paths: execPaths(x.programName, path),
+    paths: execPaths(x.program, getenvRaw(x.env, 'PATH')),
     argv: x.argv,
     env: x.env,
     what: x.programName,
   });
-  return { child, steps };
+  return { child, fork: x.fork, steps };
 }

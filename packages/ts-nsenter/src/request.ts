@@ -3,7 +3,7 @@
  * the way util-linux nsenter checks it. Nothing here touches the kernel.
  */
 import { ToolError, type ParsedArgs } from '@ns/cli';
-import { NAMESPACES, type NamespaceType } from '@ns/syscalls';
+import { NAMESPACES, type Bytes, type NamespaceType } from '@ns/syscalls';
 
 export interface Target {
   pid: number;
@@ -33,8 +33,8 @@ export interface Request {
   noFork: boolean;
   joinCgroup: boolean;
   followContext: boolean;
-  /** the program and its arguments; empty for the login shell */
-  argv: string[];
+  /** the program and its arguments, raw bytes; empty for the login shell */
+  argv: Bytes[];
 }
 
 const str = (v: unknown): string | undefined =>
@@ -58,7 +58,7 @@ function parseId(text: string, kind: 'uid' | 'gid'): Id {
   return Number(text);
 }
 
-export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
+export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request {
   // util-linux checks exclusive options while parsing, so this comes first.
   if (order.includes('wd') && order.includes('wdns'))
     throw new ToolError('mutually exclusive arguments: --wdns --wd');
@@ -93,6 +93,6 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
     noFork: Boolean(o['no-fork']),
     joinCgroup: Boolean(o['join-cgroup']),
     followContext: Boolean(o['follow-context']),
-    argv: rest,
+    argv: rawRest,
   };
 }

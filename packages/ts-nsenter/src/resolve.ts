@@ -19,7 +19,10 @@ import {
   pidfdInode,
   pidfdOpen,
   SIOCGSKNS,
+  callerState,
+  getenvRaw,
   strerror,
+  type Bytes,
   type NamespaceType,
 } from '@ns/syscalls';
 import { constants, openSync, readFileSync, statSync, statfsSync, existsSync } from 'node:fs';
@@ -40,9 +43,11 @@ export interface Resolved {
   selinuxContext?: string;
   uid?: number;
   gid?: number;
-  env: string[];
-  /** argv as exec gets it, and the name a failure to execute is reported under */
-  argv: string[];
+  /** the program's environment, raw entries */
+  env: Buffer[];
+  /** argv as exec gets it, the file to execute, and the name a failure is reported under */
+  argv: Bytes[];
+  program: Bytes;
   programName: string;
   /** fork so the program lands in the entered PID namespace */
   fork: boolean;
@@ -65,8 +70,8 @@ function openOrFail(path: string, flags: number = constants.O_RDONLY): number {
 }
 
 /** The login shell: $SHELL, else the passwd shell of the real user, else /bin/sh. */
-function loginShell(env: string[]): string {
-  const shell = env.find((e) => e.startsWith('SHELL='))?.slice(6);
+function loginShell(env: Buffer[]): string {
+  const shell = getenvRaw(env, 'SHELL')?.toString();
   if (shell) return shell;
   try {
     const uid = String(process.getuid!());
@@ -153,11 +158,18 @@ export function resolve(r: Request): Resolved {
   const targetRoot = r.root === '' ? openOrFail(fromProc('root')) : rootFd;
   const targetWd = r.wd === '' ? openOrFail(fromProc('cwd')) : wdFd;
 
-  let env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  let env = callerState().environ;
   if (r.env) {
     const path = fromProc('environ');
     try {
-      env = readFileSync(path, 'latin1').split('\0').filter(Boolean);
+      // Raw bytes, entry by entry: the last NUL ends the last entry.
+      const bytes = readFileSync(path);
+      env = [];
+      for (let off = 0; off < bytes.length;) {
+        const end = bytes.indexOf(0, off);
+        env.push(bytes.subarray(off, end < 0 ? bytes.length : end));
+        off = end < 0 ? bytes.length : end + 1;
+      }
     } catch (e) {
       throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
     }
@@ -258,10 +270,10 @@ export function resolve(r: Request): Resolved {
     if (entries.has(ns.type)) ordered.set(ns.type, entries.get(ns.type)!);
 
   let argv = r.argv;
-  let programName = r.argv[0];
+  let program = r.argv[0];
   if (argv.length === 0) {
-    programName = loginShell(env);
-    argv = [`-${basename(programName)}`];
+    program = loginShell(env);
+    argv = [`-${basename(program)}`];
   }
   return {
     entries: ordered,
@@ -275,7 +287,8 @@ export function resolve(r: Request): Resolved {
     gid,
     env,
     argv,
-    programName,
+    program,
+    programName: String(program),
     fork: ordered.has('pid') && !r.noFork,
   };
 }

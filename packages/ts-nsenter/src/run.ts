@@ -11,8 +11,10 @@ export function run(plan: Plan, resolved: Resolved, pid?: number): never {
     const ignore = () => {};
     process.on('SIGINT', ignore).on('SIGTERM', ignore);
     const program = spawn(plan.steps);
-    // The waiter stops when the program stops and continues it, as nsenter's parent does.
-    becomeWaiter(program, { followStops: true });
+    // After nsenter's own fork the waiter stops when the program stops and
+    // continues it, as nsenter's parent does; a child made only because Node
+    // cannot setns into a user or time namespace is stood in for.
+    becomeWaiter(program, plan.fork ? 'follow' : 'standin');
   } catch (e) {
     throw explain(e, resolved, pid);
   }

@@ -14,8 +14,9 @@ function resolved(entries: [NamespaceType, Source][], more: Partial<Resolved> = 
   return {
     entries: new Map(entries),
     pidfd: 10,
-    env: ['PATH=/bin'],
+    env: [Buffer.from('PATH=/bin')],
     argv: ['true'],
+    program: 'true',
     programName: 'true',
     fork: entries.some(([t]) => t === 'pid'),
     ...more,

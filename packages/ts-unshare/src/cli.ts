@@ -13,6 +13,7 @@ import {
   writeOut,
   type OptionSpec,
 } from '@ns/cli';
+import { callerState } from '@ns/syscalls';
 import { OPTIONS } from './options.js';
 import { plan, readRequest } from './plan.js';
 import { run } from './run.js';
@@ -28,10 +29,11 @@ function help(specs: OptionSpec[]): string {
 }
 
 function main(): void | Promise<void> {
-  const argv = process.argv.slice(2);
+  const raw = callerState().argv.slice(1);
+  const argv = raw.map(String);
   if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
     return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
-  const args = parseArgs(OPTIONS, argv);
+  const args = parseArgs(OPTIONS, raw);
   if (args.options.help) return writeOut(help(OPTIONS));
   if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
   run(plan(readRequest(args)));

@@ -14,9 +14,15 @@ import {
   MS_SHARED,
   MS_SLAVE,
   NAMESPACES,
+  callerState,
+  envName,
   execPaths,
+  getenvRaw,
+  restoreCallerSteps,
+  type Bytes,
   type NamespaceType,
   type Step,
+  type WaiterMode,
 } from '@ns/syscalls';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -47,9 +53,11 @@ export interface Request {
   keepCaps: boolean;
   monotonic?: bigint;
   boottime?: bigint;
-  env: string[];
-  argv: string[];
-  /** the name failures to execute are reported under */
+  /** the program's environment and argv, raw bytes as the caller gave them */
+  env: Bytes[];
+  argv: Bytes[];
+  /** the file to execute (searched in PATH), and the name failures are reported under */
+  program: Bytes;
   programName: string;
 }
 
@@ -74,7 +82,7 @@ function loginShell(): string[] {
   return [shell, `-${basename(shell)}`];
 }
 
-export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
+export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request {
   const namespaces = new Map<NamespaceType, string>();
   for (const ns of NAMESPACES) {
     const long = ns.type === 'mnt' ? 'mount' : ns.type;
@@ -152,20 +160,21 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
   if (setgroups === 'allow' && mapGroup !== undefined)
     throw new ToolError('options --setgroups=allow and --map-group are mutually exclusive');
 
-  let env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  // The caller's entries exactly, duplicates and entries without '=' included.
+  let env: Bytes[] = callerState().environ;
   if (o['clear-env']) env = [];
   const whitelist = str(o['whitelist-env']);
   if (whitelist !== undefined) {
     const names = new Set(whitelist.split(','));
-    env = env.filter((e) => names.has(e.slice(0, e.indexOf('='))));
+    env = env.filter((e) => names.has(envName(e)));
   }
 
-  let argv = rest;
-  let programName = rest[0];
-  if (rest.length === 0) {
+  let argv: Bytes[] = rawRest;
+  let program: Bytes = rawRest[0];
+  if (rawRest.length === 0) {
     const [shell, arg0] = loginShell();
     argv = [arg0];
-    programName = shell;
+    program = shell;
   }
 
   const killChildGiven = o['kill-child'] !== undefined;
@@ -194,7 +203,8 @@ export function readRequest({ options: o, order, rest }: ParsedArgs): Request {
     boottime,
     env,
     argv,
-    programName,
+    program,
+    programName: String(program),
   };
 }
 
@@ -216,7 +226,11 @@ export interface Plan {
   unshareFlags: number;
   steps: Step[];
   parent: ParentWork;
-  forwardSignals: boolean;
+  /**
+   * how the waiter treats signals: as unshare --fork's parent, or standing
+   * in for the program where util-linux would not have forked
+   */
+  waiterMode: WaiterMode;
   /** kill-child: the parent's pidfd must reach the child */
   killChild?: number;
 }
@@ -358,10 +372,10 @@ export function plan(r: Request): Plan {
     steps.push({ op: 'setresuid', uid: r.setuid, what: 'setuid() failed' });
   if (r.keepCaps && user)
     steps.push({ op: 'ambient-caps', what: 'cannot set ambient capabilities' });
-  steps.push({ op: 'keep-fd', fd: 0 }, { op: 'keep-fd', fd: 1 }, { op: 'keep-fd', fd: 2 });
+  steps.push(...restoreCallerSteps());
   steps.push({
     op: 'exec',
-    paths: execPaths(r.programName),
+    paths: execPaths(r.program, getenvRaw(callerState().environ, 'PATH')),
     argv: r.argv,
     env: r.env,
     what: r.programName,
@@ -372,7 +386,7 @@ export function plan(r: Request): Plan {
     unshareFlags,
     steps,
     parent,
-    forwardSignals: r.forwardSignals,
+    waiterMode: !r.fork ? 'standin' : r.forwardSignals ? 'forward' : 'fork',
     killChild: r.killChild,
   };
 }

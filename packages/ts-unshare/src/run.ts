@@ -131,6 +131,7 @@ export function run(plan: Plan): void {
   try {
     child = spawn(plan.steps, {
       cloneFlags: plan.cloneFlags,
+      cloneWhat: 'unshare failed',
       onSync: (c) => {
         writeMaps(c, plan.parent);
         bound = bindAll(c.pid, plan.parent.binds);
@@ -141,5 +142,5 @@ export function run(plan: Plan): void {
     throw e;
   }
   if (parentPidfd >= 0) closeFd(parentPidfd);
-  becomeWaiter(child, { forwardSignals: plan.forwardSignals });
+  becomeWaiter(child, plan.waiterMode);
 }

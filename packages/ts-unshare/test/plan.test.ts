@@ -21,7 +21,7 @@ test('-u alone runs in place: unshare and exec in this thread', () => {
   const p = planOf('-u', 'hostname');
   assert.equal(p.child, false);
   assert.equal(p.unshareFlags, CLONE_NEWUTS);
-  assert.deepEqual(ops(p), ['keep-fd', 'keep-fd', 'keep-fd', 'exec']);
+  assert.deepEqual(ops(p), ['keep-fd', 'keep-fd', 'keep-fd', 'signal-state', 'exec']);
 });
 
 test('-fp --mount-proc clones into new PID and mount namespaces, private / then proc', () => {
