@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const NSENTER = join(ROOT, 'packages', 'ts-nsenter', 'dist', 'ts-nsenter.cjs');
+const NSENTER = join(ROOT, 'packages', 'ts-nsenter', 'dist', 'ts-nsenter');
+const NO_CA_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
 const i = process.argv.indexOf('--runs');
 const RUNS = i > 0 ? Number(process.argv[i + 1]) : 30;
 
@@ -38,9 +41,9 @@ function waitForTarget() {
   }
 }
 
-function time([cmd, args]) {
+function time([cmd, args, env = process.env]) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
@@ -55,8 +58,9 @@ try {
   const pid = String(target.pid);
   const commands = {
     'nsenter -t PID -u true': ['/usr/bin/nsenter', ['-t', pid, '-u', 'true']],
-    'ts-nsenter -t PID -u true': [process.execPath, [NSENTER, '-t', pid, '-u', 'true']],
+    'ts-nsenter -t PID -u true': [NSENTER, ['-t', pid, '-u', 'true']],
     'node -e 0': [process.execPath, ['-e', '0']],
+    'node -e 0 (no CA certs)': [process.execPath, ['-e', '0'], NO_CA_ENV],
   };
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
   for (const c of Object.values(commands)) time(c); // warm the page cache
@@ -66,13 +70,13 @@ try {
   const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   const base = m['nsenter -t PID -u true'];
   const node = m['node -e 0'];
-  console.log(`ts-nsenter benchmark: ${RUNS} interleaved runs, medians`);
-  console.log(
-    `${'command'.padEnd(28)}${'median ms'.padStart(10)}${'x nsenter'.padStart(11)}${'x node -e 0'.padStart(13)}`,
-  );
+  const bare = m['node -e 0 (no CA certs)'];
+  console.log(`\nts-nsenter benchmark: ${RUNS} interleaved runs, medians`);
+  console.log('| command | median ms | x nsenter | x node -e 0 | x node -e 0 (no CA certs) |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const [k, v] of Object.entries(m))
     console.log(
-      `${k.padEnd(28)}${v.toFixed(2).padStart(10)}${(v / base).toFixed(2).padStart(11)}${(v / node).toFixed(2).padStart(13)}`,
+      `| \`${k}\` | ${v.toFixed(2)} | ${(v / base).toFixed(2)} | ${(v / node).toFixed(2)} | ${(v / bare).toFixed(2)} |`,
     );
 } finally {
   stop();

@@ -8,12 +8,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tool = (name) => join(root, 'packages', name, 'dist', `${name}.cjs`);
+/** A tool's executable, as a user runs it: the native launcher that starts Node. */
+export const tool = (name) => join(root, 'packages', name, 'dist', name);
+/** The environment without NODE_EXTRA_CA_CERTS, whose certificates Node parses at start-up. */
+export const noCaEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
+/** The two floors: Node's start-up with this environment, and without NODE_EXTRA_CA_CERTS. */
+export const NODE_CASES = [
+  { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+  { label: 'node -e 0 (no CA certs)', argv: [process.execPath, '-e', '0'], env: noCaEnv },
+];
 const rounds = Number(process.env.ROUNDS ?? 30);
 
-function timeOnce(argv) {
+function timeOnce(argv, env = process.env) {
   const start = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status ?? r.signal}`);
   return ms;
@@ -28,17 +38,22 @@ const median = (xs) => {
 /** Runs every case once per round, in turn, so machine noise hits all of them alike. */
 export function compare(title, cases, n = rounds) {
   const times = cases.map(() => []);
-  for (const c of cases) timeOnce(c.argv); // warm the page cache
-  for (let i = 0; i < n; i++) cases.forEach((c, k) => times[k].push(timeOnce(c.argv)));
+  for (const c of cases) timeOnce(c.argv, c.env); // warm the page cache
+  for (let i = 0; i < n; i++) cases.forEach((c, k) => times[k].push(timeOnce(c.argv, c.env)));
   const medians = times.map(median);
   const base = (label) => medians[cases.findIndex((c) => c.label === label)];
   console.log(`\n${title} (${n} interleaved rounds, median wall time)`);
-  console.log('| command | median ms | vs node -e 0 | vs util-linux |');
-  console.log('| --- | ---: | ---: | ---: |');
+  const caSet = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  console.log(
+    `| command | median ms | vs node -e 0${caSet ? ' (CA certs set)' : ''} | vs node -e 0 (no CA certs) | vs util-linux |`,
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   cases.forEach((c, k) => {
-    const vsNode = c.node ? (medians[k] / base(c.node)).toFixed(2) + 'x' : '';
-    const vsUl = c.util ? (medians[k] / base(c.util)).toFixed(2) + 'x' : '';
-    console.log(`| \`${c.label}\` | ${medians[k].toFixed(1)} | ${vsNode} | ${vsUl} |`);
+    const ratio = (label) => (medians[k] / base(label)).toFixed(2) + 'x';
+    const vsNode = c.util ? ratio('node -e 0') : '';
+    const vsBare = c.util ? ratio('node -e 0 (no CA certs)') : '';
+    const vsUl = c.util ? ratio(c.util) : '';
+    console.log(`| \`${c.label}\` | ${medians[k].toFixed(1)} | ${vsNode} | ${vsBare} | ${vsUl} |`);
   });
   return medians;
 }
@@ -75,42 +90,23 @@ async function main() {
 }
 
 async function benchUnshare(unshare) {
+  const pair = (args) => [
+    { label: `unshare ${args.join(' ')}`, argv: ['/usr/bin/unshare', ...args] },
+    {
+      label: `ts-unshare ${args.join(' ')}`,
+      argv: [unshare, ...args],
+      util: `unshare ${args.join(' ')}`,
+    },
+  ];
   compare('ts-unshare start-up', [
-    { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
-    { label: 'unshare -u true', argv: ['/usr/bin/unshare', '-u', 'true'] },
-    {
-      label: 'ts-unshare -u true',
-      argv: [process.execPath, unshare, '-u', 'true'],
-      node: 'node -e 0',
-      util: 'unshare -u true',
-    },
-    {
-      label: 'unshare -fp --mount-proc true',
-      argv: ['/usr/bin/unshare', '-fp', '--mount-proc', 'true'],
-    },
-    {
-      label: 'ts-unshare -fp --mount-proc true',
-      argv: [process.execPath, unshare, '-fp', '--mount-proc', 'true'],
-      node: 'node -e 0',
-      util: 'unshare -fp --mount-proc true',
-    },
-    { label: 'unshare -r true', argv: ['/usr/bin/unshare', '-r', 'true'] },
-    {
-      label: 'ts-unshare -r true',
-      argv: [process.execPath, unshare, '-r', 'true'],
-      node: 'node -e 0',
-      util: 'unshare -r true',
-    },
+    ...NODE_CASES,
+    ...pair(['-u', 'true']),
+    ...pair(['--help']),
+    ...pair(['-fp', '--mount-proc', 'true']),
+    ...pair(['-r', 'true']),
   ]);
 
-  const ours = await waitingParentRss([
-    process.execPath,
-    unshare,
-    '-fp',
-    '--mount-proc',
-    'sleep',
-    '30',
-  ]);
+  const ours = await waitingParentRss([unshare, '-fp', '--mount-proc', 'sleep', '30']);
   const theirs = await waitingParentRss(['/usr/bin/unshare', '-fp', '--mount-proc', 'sleep', '30']);
   console.log("\nWaiting parent of `-fp --mount-proc sleep 30`, VmRSS of the tool's PID");
   console.log('| tool | VmRSS KiB |\n| --- | ---: |');
