@@ -3,6 +3,7 @@
  * util-linux exit status, never a stack trace, and quiet on a closed pipe.
  */
 import * as fs from 'node:fs';
+import { strerror } from '@ns/syscalls';
 import { UsageError } from './options.js';
 
 /** A failure the tool reports as `prog: message` and leaves with `status`. */
@@ -27,7 +28,14 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
         (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as ToolError).status;
       process.exit(status ?? 1);
     }
-    if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
+    const sys = err as NodeJS.ErrnoException;
+    if (sys?.code === 'EPIPE') process.exit(0);
+    // A system call Node made for us: util-linux's words, the C library's text, never Node's.
+    if (typeof sys?.errno === 'number' && sys.syscall) {
+      const what = sys.syscall === 'write' ? 'write error' : `${sys.syscall} failed`;
+      process.stderr.write(`${prog}: ${what}: ${strerror(-sys.errno)}\n`);
+      process.exit(1);
+    }
     // Anything else is a bug of ours: still one line, not a trace.
     process.stderr.write(`${prog}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

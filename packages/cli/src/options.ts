@@ -29,6 +29,12 @@ export interface OptionSpec {
   group?: number;
   /** left column of help when the usual '-s, --name <arg>' is not what util-linux shows */
   label?: string;
+  /**
+   * checks each value as it is read (undefined: an optional argument not
+   * given), in command-line order, as util-linux's getopt loop does; throws
+   * the tool's error
+   */
+  check?: (value: string | undefined) => void;
 }
 
 export class UsageError extends Error {}
@@ -57,9 +63,21 @@ function findLong(specs: OptionSpec[], word: string): OptionSpec {
   throw new UsageError(`unrecognized option '--${word}'`);
 }
 
-/** Splits argv the way getopt_long("+...") does, into normalized words and the rest. */
+/** Options that end the parse where they stand, as util-linux's usage() and print_version() do. */
+const FINAL = new Set(['help', 'version']);
+
+/**
+ * Splits argv the way getopt_long("+...") does, into normalized words and the
+ * rest. Each value is checked as it is read; --help and --version end the
+ * parse there, so a bad option after them is never looked at.
+ */
 export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]; rest: string[] } {
   const words: string[] = [];
+  const take = (spec: OptionSpec, value: string | undefined): boolean => {
+    spec.check?.(value);
+    words.push(value === undefined ? `--${spec.name}` : `--${spec.name}=${value}`);
+    return FINAL.has(spec.name);
+  };
   let i = 0;
   for (; i < argv.length; i++) {
     const word = argv[i];
@@ -79,7 +97,7 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
           throw new UsageError(`option '--${spec.name}' requires an argument`);
         value = argv[++i];
       }
-      words.push(value === undefined ? `--${spec.name}` : `--${spec.name}=${value}`);
+      if (take(spec, value)) return { words, rest: [] };
       continue;
     }
     if (word.startsWith('-') && word.length > 1) {
@@ -89,14 +107,18 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
         if (!spec) throw new UsageError(`invalid option -- '${letter}'`);
         const attached = word.slice(k + 1);
         const kind = spec.shortArg ?? spec.arg;
+        let value: string | undefined;
         if (kind === 'none') {
-          words.push(`--${spec.name}`);
+          if (take(spec, undefined)) return { words, rest: [] };
           continue;
         }
-        if (attached) words.push(`--${spec.name}=${attached}`);
-        else if (kind === 'optional') words.push(`--${spec.name}`);
-        else if (i + 1 < argv.length) words.push(`--${spec.name}=${argv[++i]}`);
-        else throw new UsageError(`option requires an argument -- '${letter}'`);
+        if (attached) value = attached;
+        else if (kind === 'required') {
+          if (i + 1 >= argv.length)
+            throw new UsageError(`option requires an argument -- '${letter}'`);
+          value = argv[++i];
+        }
+        if (take(spec, value)) return { words, rest: [] };
         break;
       }
       continue;

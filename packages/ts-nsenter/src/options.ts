@@ -1,5 +1,6 @@
 /** ts-nsenter's options: one table for parsing, help (util-linux's wording) and completion. */
 import type { OptionSpec } from '@ns/cli';
+import { parseFd, parseId, parseTarget } from './request.js';
 
 const ns = (short: string, name: string, desc: string): OptionSpec => ({
   name,
@@ -14,6 +15,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'all', short: 'a', arg: 'none', group: 1, desc: 'enter all namespaces' },
   {
     name: 'target',
+    check: (v) => void parseTarget(v!),
     short: 't',
     arg: 'required',
     argName: '<pid>[:<inode>]',
@@ -26,6 +28,7 @@ export const OPTIONS: OptionSpec[] = [
   ns('n', 'net', 'enter network namespace'),
   {
     name: 'net-socket',
+    check: (v) => void parseFd(v!),
     short: 'N',
     arg: 'required',
     argName: '<fd>',
@@ -39,6 +42,7 @@ export const OPTIONS: OptionSpec[] = [
   ns('T', 'time', 'enter time namespace'),
   {
     name: 'setuid',
+    check: (v) => void parseId(v!, 'uid'),
     short: 'S',
     arg: 'required',
     argName: '<uid>|follow',
@@ -47,6 +51,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'setgid',
+    check: (v) => void parseId(v!, 'gid'),
     short: 'G',
     arg: 'required',
     argName: '<gid>|follow',

@@ -43,7 +43,7 @@ const str = (v: unknown): string | undefined =>
 /** The long option of a namespace type: util-linux says --mount for mnt. */
 export const optionOf = (type: NamespaceType): string => (type === 'mnt' ? 'mount' : type);
 
-function parseTarget(text: string): Target | undefined {
+export function parseTarget(text: string): Target | undefined {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);
   if (!m || Number(m[1]) > 0xffffffff) throw new ToolError(`failed to parse pid: '${text}'`);
   // As in util-linux 2.38, PID 0 means "no target".
@@ -51,10 +51,16 @@ function parseTarget(text: string): Target | undefined {
   return { pid: Number(m[1]), inode: m[2] !== undefined ? BigInt(m[2]) : undefined };
 }
 
-function parseId(text: string, kind: 'uid' | 'gid'): Id {
+export function parseId(text: string, kind: 'uid' | 'gid'): Id {
   if (text === 'follow') return 'follow';
   if (!/^\d+$/.test(text) || Number(text) > 0xffffffff)
     throw new ToolError(`failed to parse ${kind}: '${text}'`);
+  return Number(text);
+}
+
+export function parseFd(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 0x7fffffff)
+    throw new ToolError(`failed to parse file descriptor: '${text}'`);
   return Number(text);
 }
 
@@ -68,13 +74,7 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request
     if (v !== undefined) namespaces.set(ns.type, str(v) ?? '');
   }
   const target = o.target !== undefined ? parseTarget(str(o.target)!) : undefined;
-  let netSocket: number | undefined;
-  if (o['net-socket'] !== undefined) {
-    const text = str(o['net-socket'])!;
-    if (!/^\d+$/.test(text) || Number(text) > 0x7fffffff)
-      throw new ToolError(`failed to parse file descriptor: '${text}'`);
-    netSocket = Number(text);
-  }
+  const netSocket = o['net-socket'] !== undefined ? parseFd(str(o['net-socket'])!) : undefined;
   const wdns = str(o.wdns);
   return {
     target,

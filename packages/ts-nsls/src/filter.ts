@@ -79,6 +79,8 @@ export interface Filter {
   test(get: (id: ColumnId) => string | undefined): boolean;
 }
 
+const MAX_DEPTH = 500;
+
 export function parseFilter(src: string, onUnknownColumn: (name: string) => never): Filter {
   let toks: Tok[];
   try {
@@ -108,10 +110,19 @@ export function parseFilter(src: string, onUnknownColumn: (name: string) => neve
     }
     return false;
   };
+  // Each '(' and '!' recurses: a bound keeps absurd nesting a parse error, not a stack overflow.
+  let depth = 0;
+  const nested = <T>(parse: () => T): T => {
+    if (++depth > MAX_DEPTH)
+      throw new FilterError(`failed to parse "${src}": nesting deeper than ${MAX_DEPTH}`);
+    const node = parse();
+    depth--;
+    return node;
+  };
   const primary = (): Node => {
     const t = peek();
     if (eat('(')) {
-      const e = or();
+      const e = nested(or);
       if (!eat(')')) unexpected();
       return e;
     }
@@ -139,7 +150,7 @@ export function parseFilter(src: string, onUnknownColumn: (name: string) => neve
     return a;
   };
   // not binds looser than a comparison: not TYPE == "ipc" is not (TYPE == "ipc")
-  const neg = (): Node => (eat('!') ? { k: 'not', a: neg() } : cmp());
+  const neg = (): Node => (eat('!') ? { k: 'not', a: nested(neg) } : cmp());
   const and = (): Node => {
     let a = neg();
     while (eat('&&')) a = { k: 'and', a, b: neg() };

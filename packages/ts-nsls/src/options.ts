@@ -1,5 +1,8 @@
 /** ts-nsls' options: one table for parsing, help and completion. */
-import type { OptionSpec } from '@ns/cli';
+import { ToolError, type OptionSpec } from '@ns/cli';
+import { TYPES } from './types.js';
+
+const TREES = ['process', 'owner', 'parent'];
 
 export const OPTIONS: OptionSpec[] = [
   { name: 'json', short: 'J', arg: 'none', desc: 'use JSON output format' },
@@ -21,6 +24,10 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'nowrap', short: 'W', arg: 'none', desc: "don't use multi-line representation" },
   {
     name: 'type',
+    check: (v) => {
+      if (!(TYPES as readonly string[]).includes(v!))
+        throw new ToolError(`unknown namespace type: ${v}`);
+    },
     short: 't',
     arg: 'required',
     argName: '<name>',
@@ -29,6 +36,9 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'tree',
+    check: (v) => {
+      if (v !== undefined && !TREES.includes(v)) throw new ToolError(`unknown tree type: ${v}`);
+    },
     short: 'T',
     arg: 'optional',
     argName: '<rel>',

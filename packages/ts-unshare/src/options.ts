@@ -1,5 +1,14 @@
 /** ts-unshare's options: one table for parsing, help (util-linux's newest grouping) and completion. */
 import type { OptionSpec } from '@ns/cli';
+import { parseRange, resolveId } from './idmap.js';
+import {
+  parseNumberId,
+  parseOffset,
+  parseOwner,
+  parsePropagation,
+  parseSetgroups,
+} from './plan.js';
+import { parseSignal } from './signals.js';
 
 const ns = (short: string, name: string, desc: string): OptionSpec => ({
   name,
@@ -45,6 +54,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'propagation',
+    check: (v) => void parsePropagation(v!),
     arg: 'required',
     group: 2,
     label: '--propagation slave|shared|private|unchanged',
@@ -69,6 +79,7 @@ export const OPTIONS: OptionSpec[] = [
 
   {
     name: 'setuid',
+    check: (v) => void parseNumberId(v!, 'uid'),
     short: 'S',
     arg: 'required',
     argName: '<uid>',
@@ -77,6 +88,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'setgid',
+    check: (v) => void parseNumberId(v!, 'gid'),
     short: 'G',
     arg: 'required',
     argName: '<gid>',
@@ -85,6 +97,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-user',
+    check: (v) => void resolveId(v!, 'uid'),
     arg: 'required',
     argName: '<uid>|<name>',
     group: 3,
@@ -92,6 +105,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-group',
+    check: (v) => void resolveId(v!, 'gid'),
     arg: 'required',
     argName: '<gid>|<name>',
     group: 3,
@@ -125,6 +139,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-users',
+    check: (v) => void parseRange(v!),
     arg: 'required',
     repeat: true,
     group: 3,
@@ -133,6 +148,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-groups',
+    check: (v) => void parseRange(v!),
     arg: 'required',
     repeat: true,
     group: 3,
@@ -141,6 +157,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'owner',
+    check: (v) => void parseOwner(v!),
     arg: 'required',
     argName: '<uid>:<gid>',
     group: 3,
@@ -150,6 +167,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'fork', short: 'f', arg: 'none', group: 4, desc: 'fork before launching <program>' },
   {
     name: 'kill-child',
+    check: (v) => void (v !== undefined && parseSignal(v)),
     arg: 'optional',
     argName: '<signame>',
     group: 4,
@@ -164,6 +182,7 @@ export const OPTIONS: OptionSpec[] = [
 
   {
     name: 'setgroups',
+    check: (v) => void parseSetgroups(v!),
     arg: 'required',
     group: 5,
     label: '--setgroups allow|deny',
@@ -178,6 +197,7 @@ export const OPTIONS: OptionSpec[] = [
 
   {
     name: 'monotonic',
+    check: (v) => void parseOffset(v!, 'monotonic'),
     arg: 'required',
     argName: '<offset>',
     group: 6,
@@ -185,6 +205,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'boottime',
+    check: (v) => void parseOffset(v!, 'boottime'),
     arg: 'required',
     argName: '<offset>',
     group: 6,

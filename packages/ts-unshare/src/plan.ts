@@ -64,13 +64,13 @@ export interface Request {
 const str = (v: unknown): string | undefined =>
   Array.isArray(v) ? String(v[v.length - 1]) : typeof v === 'string' ? v : undefined;
 
-function parseNumberId(text: string, kind: 'uid' | 'gid'): number {
+export function parseNumberId(text: string, kind: 'uid' | 'gid'): number {
   if (!/^\d+$/.test(text) || Number(text) > 0xffffffff)
     throw new ToolError(`failed to parse ${kind}: '${text}'`);
   return Number(text);
 }
 
-function parseOffset(text: string, clock: string): bigint {
+export function parseOffset(text: string, clock: string): bigint {
   if (!/^[-+]?\d+$/.test(text.trim()))
     throw new ToolError(`failed to parse ${clock} offset: '${text}'`);
   return BigInt(text.trim());
@@ -82,6 +82,31 @@ function loginShell(): string[] {
   return [shell, `-${basename(shell)}`];
 }
 
+const PROPAGATIONS: Record<string, number | 'unchanged'> = {
+  slave: MS_REC | MS_SLAVE,
+  shared: MS_REC | MS_SHARED,
+  private: MS_REC | MS_PRIVATE,
+  unchanged: 'unchanged',
+};
+
+export function parsePropagation(text: string): number | 'unchanged' {
+  if (!Object.hasOwn(PROPAGATIONS, text))
+    throw new ToolError(`unsupported propagation mode: ${text}`);
+  return PROPAGATIONS[text];
+}
+
+export function parseSetgroups(text: string): 'allow' | 'deny' {
+  if (text !== 'allow' && text !== 'deny')
+    throw new ToolError(`unsupported --setgroups argument '${text}'`);
+  return text;
+}
+
+export function parseOwner(text: string): { uid: number; gid: number } {
+  const m = /^(\d+):(\d+)$/.exec(text);
+  if (!m) throw new ToolError('failed to parse owner');
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
 export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request {
   const namespaces = new Map<NamespaceType, string>();
   for (const ns of NAMESPACES) {
@@ -89,17 +114,7 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request
     if (o[long] !== undefined) namespaces.set(ns.type, str(o[long]) ?? '');
   }
   const propagationText = str(o.propagation);
-  const propagations: Record<string, number | 'unchanged'> = {
-    slave: MS_REC | MS_SLAVE,
-    shared: MS_REC | MS_SHARED,
-    private: MS_REC | MS_PRIVATE,
-    unchanged: 'unchanged',
-  };
-  if (propagationText !== undefined && !(propagationText in propagations))
-    throw new ToolError(`unsupported propagation mode: ${propagationText}`);
-  const setgroups = str(o.setgroups);
-  if (setgroups !== undefined && setgroups !== 'allow' && setgroups !== 'deny')
-    throw new ToolError(`unsupported --setgroups argument '${setgroups}'`);
+  const setgroups = o.setgroups !== undefined ? parseSetgroups(str(o.setgroups)!) : undefined;
 
   const euid = process.geteuid!();
   const egid = process.getegid!();
@@ -119,12 +134,7 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request
   if (o['map-auto']) (userRanges.push('auto'), groupRanges.push('auto'));
   if (o['map-subids']) (userRanges.push('subids'), groupRanges.push('subids'));
 
-  let owner: Request['owner'];
-  if (o.owner !== undefined) {
-    const m = /^(\d+):(\d+)$/.exec(str(o.owner)!);
-    if (!m) throw new ToolError('failed to parse owner');
-    owner = { uid: Number(m[1]), gid: Number(m[2]) };
-  }
+  const owner = o.owner !== undefined ? parseOwner(str(o.owner)!) : undefined;
 
   let loadInterp = str(o['load-interp']);
   let mountBinfmt =
@@ -186,7 +196,7 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request
     mountProc,
     mountBinfmt,
     loadInterp,
-    propagation: propagations[propagationText ?? 'private'],
+    propagation: parsePropagation(propagationText ?? 'private'),
     propagationGiven: propagationText !== undefined,
     root: str(o.root),
     wd: str(o.wd),
