@@ -55,7 +55,8 @@ struct nsrun_ctx {
   int status_fd;            /* write end, child side */
   uint32_t failed;          /* slots of soft setns steps that failed */
   int wd_fd;                /* the directory of the last open-wd */
-  int pdeathsig;            /* armed by a pdeathsig step; a fork-relay re-arms it in its child */
+  int pdeathsig;            /* armed by a pdeathsig step; re-armed where the kernel clears it */
+  int death_watch;          /* a pidfd of the parent that pdeathsig watches (-1: none) */
   sigset_t ignored;         /* a signal-state step: dispositions and mask the exec leaves */
   sigset_t blocked;
 };
@@ -206,13 +207,31 @@ static int setns_hardened(int fd, int32_t nstype) {
   return setns(fd, nstype);
 }
 
-static int set_id(long sys, int32_t id) {
+/*
+ * Arms the parent-death signal, if a pdeathsig step asked for one, and leaves
+ * if the parent is already gone. The kernel clears the signal on fork and on
+ * every change of credentials, so this runs again after those.
+ */
+static int arm_pdeathsig(struct nsrun_ctx *c) {
+  if (!c->pdeathsig)
+    return 0;
+  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig, 0, 0, 0) < 0)
+    return -1;
+  struct pollfd p = {c->death_watch, POLLIN, 0};
+  if (c->death_watch >= 0 && poll(&p, 1, 0) != 0)
+    _exit(1); /* the parent died before the signal was armed */
+  return 0;
+}
+
+static int set_id(struct nsrun_ctx *c, long sys, int32_t id) {
   /* -1 means "unchanged" to the kernel: a step that asks for it would silently do nothing. */
   if (id == -1) {
     errno = EINVAL;
     return -1;
   }
-  return syscall(sys, id, id, id);
+  if (syscall(sys, id, id, id) < 0)
+    return -1;
+  return arm_pdeathsig(c);
 }
 
 /* Runs steps from index 0; returns the failing step index with errno set. */
@@ -277,19 +296,15 @@ static int run_steps(struct nsrun_ctx *c) {
         rc = 0;
       break;
     case OP_SETRESGID:
-      rc = set_id(SYS_setresgid, a[0]);
+      rc = set_id(c, SYS_setresgid, a[0]);
       break;
     case OP_SETRESUID:
-      rc = set_id(SYS_setresuid, a[0]);
+      rc = set_id(c, SYS_setresuid, a[0]);
       break;
     case OP_PDEATHSIG:
-      rc = prctl(PR_SET_PDEATHSIG, a[0], 0, 0, 0);
       c->pdeathsig = a[0];
-      if (rc == 0 && a[1] >= 0) {
-        struct pollfd p = {a[1], POLLIN, 0};
-        if (poll(&p, 1, 0) > 0)
-          _exit(1); /* the parent died before the signal was armed */
-      }
+      c->death_watch = a[1];
+      rc = arm_pdeathsig(c);
       break;
     case OP_KEEP_FD: {
       int flags = fcntl(a[0], F_GETFD);
@@ -306,7 +321,12 @@ static int run_steps(struct nsrun_ctx *c) {
       sigaddset(&block, SIGINT);
       sigaddset(&block, SIGTERM);
       sigprocmask(SIG_BLOCK, &block, &old);
-      pid_t relay = syscall(SYS_getpid);
+      /* A pidfd of the relay tells its child whether the relay is already gone (getppid cannot: it is 0 across a PID namespace). */
+      int relay_pidfd = c->pdeathsig ? (int)syscall(SYS_pidfd_open, syscall(SYS_getpid), 0) : -1;
+      if (c->pdeathsig && relay_pidfd < 0) {
+        rc = -1;
+        break;
+      }
       pid_t pid = clone_process(0, NULL);
       if (pid < 0) {
         rc = -1;
@@ -317,13 +337,14 @@ static int run_steps(struct nsrun_ctx *c) {
         close(c->status_fd);
         if (c->sync_fd >= 0)
           close(c->sync_fd);
+        if (relay_pidfd >= 0)
+          close(relay_pidfd);
         relay_child(pid);
       }
       sigprocmask(SIG_SETMASK, &old, NULL);
-      /* fork cleared the parent-death signal: arm it again, against the relay. */
-      if (c->pdeathsig && (prctl(PR_SET_PDEATHSIG, c->pdeathsig, 0, 0, 0) < 0 ||
-                           syscall(SYS_getppid) != relay))
-        _exit(1);
+      /* fork cleared the parent-death signal: arm it again, now against the relay. */
+      c->death_watch = relay_pidfd;
+      rc = arm_pdeathsig(c);
       break;
     }
     case OP_SIGNAL_STATE:
@@ -511,7 +532,7 @@ static void release(struct nsrun_ctx *c) {
 
 #define CTX_INIT(p, l, s, sl)                                                                      \
   {.prog = (p), .len = (l), .strs = (s), .strs_len = (sl), .sync_fd = -1, .status_fd = -1,        \
-   .wd_fd = -1}
+   .wd_fd = -1, .death_watch = -1}
 
 /*
  * Runs the steps in the calling thread and execs. Returns only on failure:
