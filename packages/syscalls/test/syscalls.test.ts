@@ -25,6 +25,7 @@ import {
   spawn,
   strerror,
   waitChild,
+  type Step,
 } from '@ns/syscalls';
 
 test('the namespace table has the eight types in util-linux order', () => {
@@ -132,4 +133,16 @@ test('execPaths searches PATH like execvp', () => {
   ]);
   // execvp: an empty name is no file at all (ENOENT), not a search of PATH
   assert.deepEqual(execPaths('', '/a:/b'), []);
+});
+
+test('a step the runner does not know, or an argument that is no integer, is refused before any clone', () => {
+  assert.throws(
+    () => spawn([{ op: 'no-such-op' } as unknown as Step, execStep(['true'])]),
+    /unknown step op: "no-such-op"/,
+  );
+  assert.throws(
+    () => spawn([{ op: 'unshare', flags: 'uts' } as unknown as Step, execStep(['true'])]),
+    /step unshare: an argument is not an integer/,
+  );
+  assert.throws(() => spawn([{ op: 'setresuid', uid: -5 }, execStep(['true'])]), /bad id -5/);
 });
