@@ -20,3 +20,4 @@ export * from './proc.js';
 export { pidfdAlive, pidfdInode } from './enter.js';
 export * from './nsquery.js';
 export * from './procscan.js';
+export * from './users.js';

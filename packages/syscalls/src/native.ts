@@ -13,6 +13,7 @@ type Fn = (...args: unknown[]) => any; // eslint-disable-line @typescript-eslint
 interface Koffi {
   load(path: string): { func(decl: string): Fn };
   errno(): number;
+  struct(name: string, fields: Record<string, string>): unknown;
 }
 
 export interface Libc {
@@ -65,6 +66,11 @@ function loadKoffi(): Koffi {
     // not this layout: koffi's entry finds its module itself
   }
   return (koffi = require('koffi') as Koffi);
+}
+
+/** koffi itself, for bindings that declare types of their own. */
+export function getKoffi(): Koffi {
+  return loadKoffi();
 }
 
 export function errno(): number {

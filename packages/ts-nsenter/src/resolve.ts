@@ -21,6 +21,7 @@ import {
   SIOCGSKNS,
   callerState,
   getenvRaw,
+  loginShell,
   strerror,
   type Bytes,
   type NamespaceType,
@@ -67,23 +68,6 @@ function openOrFail(path: string, flags: number = constants.O_RDONLY): number {
   } catch (e) {
     throw new NsError(`cannot open ${path}`, errnoOfNode(e), 'open', path);
   }
-}
-
-/** The login shell: $SHELL, else the passwd shell of the real user, else /bin/sh. */
-function loginShell(env: Buffer[]): string {
-  const shell = getenvRaw(env, 'SHELL')?.toString();
-  if (shell) return shell;
-  try {
-    const uid = String(process.getuid!());
-    const entry = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .map((l) => l.split(':'))
-      .find((f) => f[2] === uid);
-    if (entry?.[6]) return entry[6];
-  } catch {
-    // no passwd file: the default below
-  }
-  return '/bin/sh';
 }
 
 export function resolve(r: Request): Resolved {
@@ -272,7 +256,7 @@ export function resolve(r: Request): Resolved {
   let argv = r.argv;
   let program = r.argv[0];
   if (argv.length === 0) {
-    program = loginShell(env);
+    program = loginShell({ SHELL: getenvRaw(env, 'SHELL')?.toString() });
     argv = [`-${basename(program)}`];
   }
   return {

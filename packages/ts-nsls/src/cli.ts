@@ -33,6 +33,7 @@ import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
 import { startScanWorker } from './pool.js';
 import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
+import { userById } from '@ns/syscalls';
 
 const PROG = 'ts-nsls';
 const VERSION = '0.1.0';
@@ -108,21 +109,9 @@ function outputColumns(list: string, columns: Column[]): Column[] {
   return out;
 }
 
-let users: Map<number, string> | undefined;
-/** The passwd name of a uid, or the number as lsns' idcache shows it. */
+/** The user name of a uid (the system's name service), or the number as lsns' idcache shows it. */
 function userName(uid: number): string {
-  if (!users) {
-    users = new Map();
-    try {
-      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f.length > 2 && !users.has(Number(f[2]))) users.set(Number(f[2]), f[0]);
-      }
-    } catch {
-      /* no passwd: numbers */
-    }
-  }
-  return users.get(uid) ?? String(uid);
+  return userById(uid)?.name ?? String(uid);
 }
 
 function isUtf8(): boolean {

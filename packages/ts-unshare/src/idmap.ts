@@ -1,6 +1,6 @@
 /** Parsing of user and group ids and id ranges for the map options. */
 import { ToolError } from '@ns/cli';
-import { readFileSync } from 'node:fs';
+import { groupByName, userByName } from '@ns/syscalls';
 
 export interface IdRange {
   inner: number;
@@ -10,19 +10,11 @@ export interface IdRange {
 
 export type RangeSpec = IdRange | 'auto' | 'subids' | 'all';
 
-/** A numeric id or a name from /etc/passwd (uid) or /etc/group (gid). */
+/** A numeric id, or a user (uid) or group (gid) name from the system's name service. */
 export function resolveId(text: string, kind: 'uid' | 'gid'): number {
   if (/^\d+$/.test(text) && Number(text) <= 0xffffffff) return Number(text);
-  try {
-    const file = kind === 'uid' ? '/etc/passwd' : '/etc/group';
-    const entry = readFileSync(file, 'utf8')
-      .split('\n')
-      .map((l) => l.split(':'))
-      .find((f) => f[0] === text);
-    if (entry) return Number(entry[2]);
-  } catch {
-    // fall through to the parse error
-  }
+  const id = kind === 'uid' ? userByName(text)?.uid : groupByName(text)?.gid;
+  if (id !== undefined) return id;
   throw new ToolError(`failed to parse ${kind}: '${text}'`);
 }
 

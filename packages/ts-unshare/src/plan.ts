@@ -18,7 +18,9 @@ import {
   envName,
   execPaths,
   getenvRaw,
+  loginShell,
   restoreCallerSteps,
+  userById,
   type Bytes,
   type NamespaceType,
   type Step,
@@ -77,8 +79,8 @@ export function parseOffset(text: string, clock: string): bigint {
 }
 
 /** The login shell util-linux runs when no program is given: $SHELL, else /bin/sh, as "-name". */
-function loginShell(): string[] {
-  const shell = process.env.SHELL || '/bin/sh';
+function shellArgv(): string[] {
+  const shell = loginShell();
   return [shell, `-${basename(shell)}`];
 }
 
@@ -182,7 +184,7 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request
   let argv: Bytes[] = rawRest;
   let program: Bytes = rawRest[0];
   if (rawRest.length === 0) {
-    const [shell, arg0] = loginShell();
+    const [shell, arg0] = shellArgv();
     argv = [arg0];
     program = shell;
   }
@@ -457,15 +459,7 @@ function expandRange(spec: RangeSpec, kind: 'uid' | 'gid'): IdRange[] {
 function subordinateRange(kind: 'uid' | 'gid'): { outer: number; count: number } {
   const file = kind === 'uid' ? '/etc/subuid' : '/etc/subgid';
   const uid = process.geteuid!();
-  let name: string | undefined;
-  try {
-    name = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .map((l) => l.split(':'))
-      .find((f) => f[2] === String(uid))?.[0];
-  } catch {
-    // no passwd file: match by number only
-  }
+  const name = userById(uid)?.name;
   if (name === undefined) throw new ToolError(`you (user ${uid}) don't exist.`);
   let text: string;
   try {
