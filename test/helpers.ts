@@ -1,9 +1,11 @@
 /** Shared helpers for the end-to-end tests: run built tools and util-linux side by side. */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,9 +34,56 @@ export function run(command: string, args: string[], options: SpawnSyncOptions =
   return { stdout: String(r.stdout), stderr: String(r.stderr), status: r.status, signal: r.signal };
 }
 
-/** The command line that runs argv as nobody (uid and gid 65534, no groups). */
+/** The command line that runs argv as nobody (uid and gid 65534, no groups), from /. */
 export function asNobody(argv: string[]): [string, string[]] {
   return ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]];
+}
+
+let nobodyRoot: string | undefined;
+/**
+ * The built tool as nobody can run it. Where nobody cannot reach this tree
+ * (a clone in root's home, mode 700), a copy of what the tools need at run
+ * time (their dist folders and koffi) in a folder nobody can read, removed
+ * when the tests end.
+ */
+export function nobodyBin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string {
+  const file = bin(tool);
+  if (nobodyRoot === undefined) {
+    const reachable = run(...asNobody(['test', '-x', file]), { cwd: '/' }).status === 0;
+    if (reachable) nobodyRoot = ROOT;
+    else {
+      nobodyRoot = mkdtempSync(join(tmpdir(), 'ts-tools-for-nobody-'));
+      chmodSync(nobodyRoot, 0o755);
+      for (const t of ['ts-unshare', 'ts-nsenter', 'ts-nsls'])
+        cpSync(join(ROOT, 'packages', t, 'dist'), join(nobodyRoot, 'packages', t, 'dist'), {
+          recursive: true,
+        });
+      for (const dep of ['koffi', '@koromix'])
+        if (existsSync(join(ROOT, 'node_modules', dep)))
+          cpSync(join(ROOT, 'node_modules', dep), join(nobodyRoot, 'node_modules', dep), {
+            recursive: true,
+          });
+      const copy = nobodyRoot;
+      process.on('exit', () => rmSync(copy, { recursive: true, force: true }));
+    }
+  }
+  return join(nobodyRoot, 'packages', tool, 'dist', tool);
+}
+
+/** Whether a command is on PATH. */
+export function have(command: string): boolean {
+  return run('sh', ['-c', `command -v "$0" >/dev/null`, command]).status === 0;
+}
+
+/**
+ * Skips the test, with a reason that says how to install what is missing,
+ * unless every command is on PATH; returns whether the test may go on.
+ */
+export function needs(t: TestContext, commands: Record<string, string>): boolean {
+  const missing = Object.entries(commands).filter(([c]) => !have(c));
+  if (missing.length === 0) return true;
+  t.skip(missing.map(([c, pkg]) => `${c} is not installed: apt-get install ${pkg}`).join('; '));
+  return false;
 }
 
 /** Runs a shell command line through sh -c, with the tools' directories first in PATH. */
@@ -99,8 +148,9 @@ export function comm(pid: number): string {
 export function sideBySide(tool: 'ts-unshare' | 'ts-nsenter', utilLinux: string) {
   const ours = (args: string[], opts: SpawnSyncOptions = {}) => run(bin(tool), args, opts);
   const theirs = (args: string[], opts: SpawnSyncOptions = {}) => run(utilLinux, args, opts);
-  const oursAsNobody = (args: string[]) => run(...asNobody([bin(tool), ...args]));
-  const theirsAsNobody = (args: string[]) => run(...asNobody([utilLinux, ...args]));
+  const oursAsNobody = (args: string[]) =>
+    run(...asNobody([nobodyBin(tool), ...args]), { cwd: '/' });
+  const theirsAsNobody = (args: string[]) => run(...asNobody([utilLinux, ...args]), { cwd: '/' });
   const seen = (r: Result) => ({
     stdout: r.stdout,
     // getopt's messages start with argv[0] as typed, e.g. /usr/bin/unshare

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asNobody,
+  nobodyBin,
   asUtilLinux,
   bin,
   childrenOf,
@@ -361,7 +362,7 @@ describe('tight limits', () => {
             'sh',
             '-c',
             `ulimit -u ${n}; exec "$0" "$@"`,
-            bin('ts-unshare'),
+            nobodyBin('ts-unshare'),
             '-r',
             'true',
           ]),
