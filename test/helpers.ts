@@ -1,7 +1,15 @@
 /** Shared helpers for the end-to-end tests: run built tools and util-linux side by side. */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +137,21 @@ export function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** PIDs of the processes whose command line is exactly argv (what `pgrep -x -f` finds). */
+export function processesRunning(argv: string[]): number[] {
+  const want = argv.join('\0') + '\0';
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') === want) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 /** A process's command name, '' if it is gone. */

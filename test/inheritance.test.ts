@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   asNobody,
+  needs,
   nobodyBin,
   asUtilLinux,
   bin,
@@ -288,7 +289,8 @@ describe('the waiting process', () => {
         : child.once('exit', (code, signal) => resolve({ code, signal })),
     );
 
-  test('is named after its tool: ps and pgrep find ts-unshare and ts-nsenter', async () => {
+  test('is named after its tool: ps and pgrep find ts-unshare and ts-nsenter', async (t) => {
+    if (!needs(t, { pgrep: 'procps', ps: 'procps' })) return;
     for (const [tool, args] of [
       ['ts-unshare', ['-f', '-u', 'sleep', '30']],
       ['ts-unshare', ['-r', 'sleep', '30']],

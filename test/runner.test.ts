@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, bin, childrenOf, comm, run, sideBySide, sleepMs, waitFor } from './helpers.js';
+import { ROOT, bin, comm, processesRunning, run, sideBySide, sleepMs, waitFor } from './helpers.js';
 import { startTarget, stopAllTargets, type Target } from './nsenter-helpers.js';
 
 const unshare = sideBySide('ts-unshare', '/usr/bin/unshare');
@@ -21,13 +21,7 @@ const mountPoints = () =>
     .split('\n')
     .map((l) => l.split(' ')[4]);
 
-/** PIDs of processes whose command line is exactly argv. */
-function running(argv: string[]): number[] {
-  return run('pgrep', ['-x', '-f', argv.join(' ')])
-    .stdout.split('\n')
-    .filter(Boolean)
-    .map(Number);
-}
+const running = processesRunning;
 
 let dir: string;
 let target: Target;
