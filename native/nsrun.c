@@ -574,7 +574,7 @@ int nsrun_clone(const int32_t *prog, int len, const char *strs, int strs_len,
    * child resets the handlers before it unblocks, the parent restores its mask.
    */
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  sigprocmask(SIG_SETMASK, &all, &old); /* per thread on Linux, as pthread_sigmask */
   pid = clone_process((uint64_t)clone_flags | CLONE_PIDFD, &pidfd);
   if (pid == 0) {
     /* The child: a copy of the calling thread, sharing nothing with JavaScript. */
@@ -591,7 +591,7 @@ int nsrun_clone(const int32_t *prog, int len, const char *strs, int strs_len,
     _exit(127);
   }
   int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   errno = clone_errno;
   if (pid < 0)
     goto fail;

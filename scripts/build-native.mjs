@@ -1,8 +1,10 @@
 // Builds native/ into OUTDIR: libnsrun.so (loaded through koffi), ns-waiter,
 // and with --launcher NAME the tool's executable NAME (native/launcher.c).
-// The step opcodes come from native/steps.json, as a generated header.
+// The step opcodes come from native/steps.json, as a header generated for the
+// build (--header-only writes just that header into OUTDIR).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -10,12 +12,17 @@ import { parseArgs } from 'node:util';
 const native = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'native');
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { launcher: { type: 'string' }, sanitize: { type: 'boolean' } },
+  options: {
+    launcher: { type: 'string' },
+    'header-only': { type: 'boolean' },
+  },
 });
 const outdir = resolve(positionals[0] ?? 'dist');
 const cc = process.env.CC ?? 'cc';
-const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-I', outdir];
-if (values.sanitize) flags.push('-g', '-fsanitize=address,undefined', '-fno-omit-frame-pointer');
+// the generated header lives only as long as the build
+const include = mkdtempSync(join(tmpdir(), 'nsrun-build-'));
+process.on('exit', () => rmSync(include, { recursive: true, force: true }));
+const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-I', include];
 
 /** The opcode header, from the one table TypeScript reads too. */
 function opsHeader() {
@@ -39,15 +46,13 @@ function opsHeader() {
 }
 
 mkdirSync(outdir, { recursive: true });
-const header = join(outdir, 'nsrun-ops.h');
-const text = opsHeader();
-let old = '';
-try {
-  old = readFileSync(header, 'utf8');
-} catch {
-  // first build
+const table = join(native, 'steps.json');
+writeFileSync(join(include, 'nsrun-ops.h'), opsHeader());
+if (values['header-only']) {
+  // for native/nsrun-test.c: the header where the caller asks
+  writeFileSync(join(outdir, 'nsrun-ops.h'), opsHeader());
+  process.exit(0);
 }
-if (old !== text) writeFileSync(header, text);
 
 const nsrun = join(native, 'nsrun.c');
 const targets = [
@@ -60,7 +65,7 @@ const mtime = (f) => statSync(f).mtimeMs;
 const fresh = (out, source) => {
   try {
     return (
-      mtime(out) >= Math.max(mtime(source), mtime(header), mtime(fileURLToPath(import.meta.url)))
+      mtime(out) >= Math.max(mtime(source), mtime(table), mtime(fileURLToPath(import.meta.url)))
     );
   } catch {
     return false;

@@ -12,9 +12,13 @@ const cc = process.env.CC ?? 'cc';
 const out = mkdtempSync(join(tmpdir(), 'nsrun-test-'));
 try {
   // the opcode header, generated as for the real build
-  execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs'), out], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'scripts', 'build-native.mjs'), out, '--header-only'],
+    {
+      stdio: 'inherit',
+    },
+  );
   const exe = join(out, 'nsrun-test');
   const flags = ['-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fno-omit-frame-pointer'];
   const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all'];

@@ -2,6 +2,7 @@
 // bundled from source, koffi left external (its native binary cannot be
 // bundled). CommonJS and minified because start-up time is the product:
 // Node 20's ES module loader alone costs about 6 ms more than require().
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 /**
@@ -9,8 +10,10 @@ import { defineConfig } from 'tsup';
  * which sits beside it as dist/NAME and is the package's bin: no shebang.
  */
 export function cliConfig(name) {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
   return defineConfig({
-    entry: { [name]: 'src/cli.ts', yargs: '../cli/src/yargs-entry.ts' },
+    define: { __TOOL_VERSION__: JSON.stringify(version) },
+    entry: { [name]: 'src/cli.ts' },
     format: ['cjs'],
     shims: true,
     target: 'node20',
@@ -18,7 +21,7 @@ export function cliConfig(name) {
     splitting: false,
     minify: true,
     external: ['koffi'],
-    noExternal: [/^@ns\//, 'yargs', 'yargs-parser'],
+    noExternal: [/^@ns\//, 'yargs-parser'],
     esbuildOptions(options) {
       options.conditions = ['source'];
     },

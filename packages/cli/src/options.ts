@@ -35,7 +35,24 @@ export interface OptionSpec {
    * the tool's error
    */
   check?: (value: string | undefined) => void;
+  /** what shell completion offers for the value (default: nothing) */
+  complete?: Completion;
 }
+
+/**
+ * What TAB offers for an option's value: these words, items of a
+ * comma-separated list, files, directories, PIDs, users, groups, commands.
+ */
+export type Completion =
+  | readonly string[]
+  | { list: readonly string[] }
+  | 'file'
+  | 'dir'
+  | 'pid'
+  | 'user'
+  | 'group'
+  | 'command'
+  | 'none';
 
 export class UsageError extends Error {}
 

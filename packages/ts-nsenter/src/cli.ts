@@ -16,13 +16,14 @@ import { resolve } from './resolve.js';
 import { run } from './run.js';
 
 const PROG = 'ts-nsenter';
-const VERSION = '0.1.0';
+/** The package's version, put in by the build (scripts/tsup-cli.js). */
+declare const __TOOL_VERSION__: string;
+const VERSION = __TOOL_VERSION__;
 
 function main(): void | Promise<void> {
   const raw = callerState().argv.slice(1);
   const argv = raw.map(String);
-  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
-    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  if (argv[0] === '--completion') return printCompletion(PROG, argv[1]);
   const args = parseArgs(OPTIONS, raw);
   if (args.options.help)
     return writeOut(

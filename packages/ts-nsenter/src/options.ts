@@ -7,6 +7,7 @@ const ns = (short: string, name: string, desc: string): OptionSpec => ({
   short,
   arg: 'optional',
   argName: '<file>',
+  complete: 'file',
   desc,
   group: 1,
 });
@@ -15,6 +16,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'all', short: 'a', arg: 'none', group: 1, desc: 'enter all namespaces' },
   {
     name: 'target',
+    complete: 'pid',
     check: (v) => void parseTarget(v!),
     short: 't',
     arg: 'required',
@@ -42,6 +44,7 @@ export const OPTIONS: OptionSpec[] = [
   ns('T', 'time', 'enter time namespace'),
   {
     name: 'setuid',
+    complete: ['follow'],
     check: (v) => void parseId(v!, 'uid'),
     short: 'S',
     arg: 'required',
@@ -51,6 +54,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'setgid',
+    complete: ['follow'],
     check: (v) => void parseId(v!, 'gid'),
     short: 'G',
     arg: 'required',
@@ -67,6 +71,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'root',
+    complete: 'dir',
     short: 'r',
     arg: 'optional',
     argName: '<dir>',
@@ -75,6 +80,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'wd',
+    complete: 'dir',
     short: 'w',
     arg: 'optional',
     argName: '<dir>',
@@ -83,6 +89,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'wdns',
+    complete: 'dir',
     short: 'W',
     arg: 'required',
     argName: '<dir>',

@@ -36,7 +36,9 @@ import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from
 import { userById } from '@ns/syscalls';
 
 const PROG = 'ts-nsls';
-const VERSION = '0.1.0';
+/** The package's version, put in by the build (scripts/tsup-cli.js). */
+declare const __TOOL_VERSION__: string;
+const VERSION = __TOOL_VERSION__;
 
 /** TS_NSLS_COMPAT=2.38 behaves like the lsns 2.38 release: only namespaces with processes, its messages. */
 const COMPAT_238 = process.env.TS_NSLS_COMPAT === '2.38';
@@ -244,8 +246,7 @@ function compare(
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
-    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  if (argv[0] === '--completion') return printCompletion(PROG, argv[1]);
   const { options: opt, positional } = parseCommandLine(argv);
   if (opt.help) return writeOut(help());
   if (opt.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);

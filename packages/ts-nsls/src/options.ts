@@ -1,5 +1,6 @@
 /** ts-nsls' options: one table for parsing, help and completion. */
 import { ToolError, type OptionSpec } from '@ns/cli';
+import { COLUMNS } from './columns.js';
 import { TYPES } from './types.js';
 
 const TREES = ['process', 'owner', 'parent'];
@@ -13,17 +14,26 @@ export const OPTIONS: OptionSpec[] = [
     short: 'o',
     arg: 'required',
     argName: '<list>',
+    complete: { list: COLUMNS.map((c) => c.id) },
     desc: 'define which output columns to use',
   },
   { name: 'output-all', arg: 'none', label: '    --output-all', desc: 'output all columns' },
   { name: 'persistent', short: 'P', arg: 'none', desc: 'namespaces without processes' },
-  { name: 'task', short: 'p', arg: 'required', argName: '<pid>', desc: 'print process namespaces' },
+  {
+    name: 'task',
+    short: 'p',
+    arg: 'required',
+    argName: '<pid>',
+    complete: 'pid',
+    desc: 'print process namespaces',
+  },
   { name: 'filter', short: 'Q', arg: 'required', argName: '<expr>', desc: 'apply display filter' },
   { name: 'raw', short: 'r', arg: 'none', desc: 'use the raw output format' },
   { name: 'notruncate', short: 'u', arg: 'none', desc: "don't truncate text in columns" },
   { name: 'nowrap', short: 'W', arg: 'none', desc: "don't use multi-line representation" },
   {
     name: 'type',
+    complete: TYPES,
     check: (v) => {
       if (!(TYPES as readonly string[]).includes(v!))
         throw new ToolError(`unknown namespace type: ${v}`);
@@ -36,6 +46,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'tree',
+    complete: TREES,
     check: (v) => {
       if (v !== undefined && !TREES.includes(v)) throw new ToolError(`unknown tree type: ${v}`);
     },

@@ -19,7 +19,9 @@ import { plan, readRequest } from './plan.js';
 import { run } from './run.js';
 
 const PROG = 'ts-unshare';
-const VERSION = '0.1.0';
+/** The package's version, put in by the build (scripts/tsup-cli.js). */
+declare const __TOOL_VERSION__: string;
+const VERSION = __TOOL_VERSION__;
 
 function help(specs: OptionSpec[]): string {
   return formatHelp(PROG, specs, {
@@ -31,8 +33,7 @@ function help(specs: OptionSpec[]): string {
 function main(): void | Promise<void> {
   const raw = callerState().argv.slice(1);
   const argv = raw.map(String);
-  if (argv[0] === '--completion' || argv[0] === '--get-yargs-completions')
-    return printCompletion(PROG, OPTIONS, argv[0] === '--completion' ? ['completion'] : argv);
+  if (argv[0] === '--completion') return printCompletion(PROG, argv[1]);
   const args = parseArgs(OPTIONS, raw);
   if (args.options.help) return writeOut(help(OPTIONS));
   if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);

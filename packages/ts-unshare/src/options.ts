@@ -8,7 +8,7 @@ import {
   parsePropagation,
   parseSetgroups,
 } from './plan.js';
-import { parseSignal } from './signals.js';
+import { parseSignal, SIGNAL_NAMES } from './signals.js';
 
 const ns = (short: string, name: string, desc: string): OptionSpec => ({
   name,
@@ -16,6 +16,7 @@ const ns = (short: string, name: string, desc: string): OptionSpec => ({
   arg: 'optional',
   shortArg: 'none', // util-linux: -n takes no file, only --net=FILE does
   argName: '<file>',
+  complete: 'file',
   desc,
   group: 1,
 });
@@ -32,6 +33,7 @@ export const OPTIONS: OptionSpec[] = [
 
   {
     name: 'mount-proc',
+    complete: 'dir',
     arg: 'optional',
     argName: '<dir>',
     group: 2,
@@ -39,6 +41,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'mount-binfmt',
+    complete: 'dir',
     arg: 'optional',
     argName: '<dir>',
     group: 2,
@@ -54,6 +57,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'propagation',
+    complete: ['slave', 'shared', 'private', 'unchanged'],
     check: (v) => void parsePropagation(v!),
     arg: 'required',
     group: 2,
@@ -62,6 +66,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'root',
+    complete: 'dir',
     short: 'R',
     arg: 'required',
     argName: '<dir>',
@@ -70,6 +75,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'wd',
+    complete: 'dir',
     short: 'w',
     arg: 'required',
     argName: '<dir>',
@@ -97,6 +103,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-user',
+    complete: 'user',
     check: (v) => void resolveId(v!, 'uid'),
     arg: 'required',
     argName: '<uid>|<name>',
@@ -105,6 +112,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-group',
+    complete: 'group',
     check: (v) => void resolveId(v!, 'gid'),
     arg: 'required',
     argName: '<gid>|<name>',
@@ -139,6 +147,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-users',
+    complete: ['auto', 'subids', 'all'],
     check: (v) => void parseRange(v!),
     arg: 'required',
     repeat: true,
@@ -148,6 +157,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   {
     name: 'map-groups',
+    complete: ['auto', 'subids', 'all'],
     check: (v) => void parseRange(v!),
     arg: 'required',
     repeat: true,
@@ -167,6 +177,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'fork', short: 'f', arg: 'none', group: 4, desc: 'fork before launching <program>' },
   {
     name: 'kill-child',
+    complete: SIGNAL_NAMES,
     check: (v) => void (v !== undefined && parseSignal(v)),
     arg: 'optional',
     argName: '<signame>',
@@ -182,6 +193,7 @@ export const OPTIONS: OptionSpec[] = [
 
   {
     name: 'setgroups',
+    complete: ['allow', 'deny'],
     check: (v) => void parseSetgroups(v!),
     arg: 'required',
     group: 5,

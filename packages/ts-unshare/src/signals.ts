@@ -2,6 +2,9 @@
 import { ToolError } from '@ns/cli';
 import { constants } from 'node:os';
 
+/** The names --kill-child offers on TAB. */
+export const SIGNAL_NAMES = Object.keys(constants.signals).filter((s) => s !== 'SIGUNUSED');
+
 const SIGRTMIN = 34; // glibc's, which reserves the kernel's first two
 const SIGRTMAX = 64;
 
