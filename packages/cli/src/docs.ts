@@ -72,6 +72,8 @@ export function bashCompletion(prog: string, specs: readonly OptionSpec[]): stri
     ...(s.arg === 'required' ? [`--${s.name}`] : []),
     ...(s.short && (s.shortArg ?? s.arg) === 'required' ? [`-${s.short}`] : []),
   ]);
+  // options whose value must be attached (--opt=value): no space after them on TAB
+  const attached = specs.filter((s) => s.arg === 'optional').map((s) => `--${s.name}`);
   const valueCases = specs
     .filter((s) => s.arg !== 'none')
     .map((s) => {
@@ -112,6 +114,7 @@ ${valueCases.join('\n')}
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W '${[...longs, ...shorts].join(' ')}' -- "$cur"))
+    [[ \${#COMPREPLY[@]} == 1 && " ${attached.join(' ')} " == *" \${COMPREPLY[0]} "* ]] && compopt -o nospace
     return
   fi
   ${valuesOf('command')}
