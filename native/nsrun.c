@@ -314,6 +314,13 @@ static int run_steps(struct nsrun_ctx *c) {
     case OP_CLOSE:
       close(a[0]);
       break;
+    case OP_DUP2:
+      rc = a[0] == a[1] ? fcntl(a[0], F_SETFD, 0) : dup2(a[0], a[1]);
+      rc = rc < 0 ? -1 : 0;
+      break;
+    case OP_SETSID:
+      rc = setsid() < 0 ? -1 : 0;
+      break;
     case OP_FORK_RELAY: {
       /* Ctrl-C is for the program: the relay blocks SIGINT and SIGTERM before the fork, as util-linux does. */
       sigset_t block, old;

@@ -1,7 +1,7 @@
 /**
  * Direct system calls for the calling thread. Note that from Node's main
  * thread unshare and setns affect that thread only (see DESIGN.md), and a
- * new user namespace is refused: use spawn() or runHere() for those.
+ * new user namespace is refused: use spawnSteps() or runHere() for those.
  */
 import { NsError } from './errors.js';
 import { errno, getLibc } from './native.js';

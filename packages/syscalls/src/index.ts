@@ -9,7 +9,7 @@ export {
   execStep,
   keepFds,
   runHere,
-  spawn,
+  spawnSteps,
   waitChild,
   type Child,
   type ExitStatus,
@@ -21,3 +21,11 @@ export { pidfdAlive, pidfdInode } from './enter.js';
 export * from './nsquery.js';
 export * from './procscan.js';
 export * from './users.js';
+export {
+  spawn,
+  spawnSync,
+  type IdRange,
+  type NsSpawnOptions,
+  type NsSpawnSyncOptions,
+  type NsSpawnSyncResult,
+} from './process.js';

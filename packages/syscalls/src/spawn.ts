@@ -114,7 +114,7 @@ function readRecord(fd: number): Int32Array | null {
  * Throws NsError (ExecError for the exec) if a step failed, after reaping
  * what was made.
  */
-export function spawn(steps: Step[], options: SpawnOptions = {}): Child {
+export function spawnSteps(steps: Step[], options: SpawnOptions = {}): Child {
   const program = encode(steps);
   const out = new Int32Array(3);
   const err = new Int32Array(1);

@@ -40,6 +40,10 @@ export type Step = { what?: string } & (
   /** clear FD_CLOEXEC so the program inherits the descriptor */
   | { op: 'keep-fd'; fd: number }
   | { op: 'close'; fd: number }
+  /** dup2(fd, target): the program gets fd as target (e.g. a pipe as its stdout) */
+  | { op: 'dup2'; fd: number; target: number }
+  /** setsid(): a new session and process group, as child_process' detached */
+  | { op: 'setsid' }
   /** fork; the parent waits and leaves with the child's status; the child goes on */
   | { op: 'fork-relay' }
   | { op: 'ambient-caps' }
@@ -155,6 +159,9 @@ export function encode(steps: Step[]): Program {
       case 'close':
         emit(s, s.op, [s.fd]);
         break;
+      case 'dup2':
+        emit(s, s.op, [s.fd, s.target]);
+        break;
       case 'signal-state':
         emit(s, s.op, [...split64(s.ignored), ...split64(s.blocked)]);
         break;
@@ -178,6 +185,7 @@ export function encode(steps: Step[]): Program {
       case 'chroot-dot':
       case 'fchdir-wd':
       case 'fork-sibling':
+      case 'setsid':
         emit(s, s.op, []);
         break;
       case 'setns-soft':

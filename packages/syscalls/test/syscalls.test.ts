@@ -22,7 +22,7 @@ import {
   nsGetParent,
   openNamespace,
   pidfdOpen,
-  spawn,
+  spawnSteps,
   strerror,
   waitChild,
   type Step,
@@ -46,7 +46,7 @@ test('namespacesOf reads inodes that readlink agrees with', () => {
 });
 
 test('spawn runs a program in new namespaces; the parent sees them from outside', () => {
-  const child = spawn([...keepFds(), execStep(['sleep', '5'])], {
+  const child = spawnSteps([...keepFds(), execStep(['sleep', '5'])], {
     cloneFlags: CLONE_NEWUTS | CLONE_NEWNET,
   });
   try {
@@ -63,7 +63,7 @@ test('spawn runs a program in new namespaces; the parent sees them from outside'
 });
 
 test('a user namespace with maps written by the parent at the sync step', () => {
-  const child = spawn(
+  const child = spawnSteps(
     [{ op: 'sync-parent' }, ...keepFds(), execStep(['sh', '-c', 'exit $(id -u)'])],
     {
       cloneFlags: CLONE_NEWUSER | CLONE_NEWPID,
@@ -80,7 +80,7 @@ test('a user namespace with maps written by the parent at the sync step', () => 
 test('a failing step is an NsError naming what failed; a missing program an ExecError with 127', () => {
   assert.throws(
     () =>
-      spawn([
+      spawnSteps([
         { op: 'chdir', path: '/nonexistent', what: "cannot chdir to '/nonexistent'" },
         execStep(['true']),
       ]),
@@ -90,7 +90,7 @@ test('a failing step is an NsError naming what failed; a missing program an Exec
       e.code === 'ENOENT',
   );
   assert.throws(
-    () => spawn([execStep(['/nonexistent-program'])]),
+    () => spawnSteps([execStep(['/nonexistent-program'])]),
     (e: unknown) => e instanceof ExecError && e.exitStatus === 127,
   );
   assert.equal(strerror(1), 'Operation not permitted');
@@ -137,12 +137,12 @@ test('execPaths searches PATH like execvp', () => {
 
 test('a step the runner does not know, or an argument that is no integer, is refused before any clone', () => {
   assert.throws(
-    () => spawn([{ op: 'no-such-op' } as unknown as Step, execStep(['true'])]),
+    () => spawnSteps([{ op: 'no-such-op' } as unknown as Step, execStep(['true'])]),
     /unknown step op: "no-such-op"/,
   );
   assert.throws(
-    () => spawn([{ op: 'unshare', flags: 'uts' } as unknown as Step, execStep(['true'])]),
+    () => spawnSteps([{ op: 'unshare', flags: 'uts' } as unknown as Step, execStep(['true'])]),
     /step unshare: an argument is not an integer/,
   );
-  assert.throws(() => spawn([{ op: 'setresuid', uid: -5 }, execStep(['true'])]), /bad id -5/);
+  assert.throws(() => spawnSteps([{ op: 'setresuid', uid: -5 }, execStep(['true'])]), /bad id -5/);
 });

@@ -1,5 +1,5 @@
 /** Carrying out a plan: in place (exec replaces this process), or in a child we then wait for natively. */
-import { becomeWaiter, NsError, runHere, spawn } from '@ns/syscalls';
+import { becomeWaiter, NsError, runHere, spawnSteps } from '@ns/syscalls';
 import { closeSync, openSync } from 'node:fs';
 import type { Plan } from './plan.js';
 import type { Resolved } from './resolve.js';
@@ -10,7 +10,7 @@ export function run(plan: Plan, resolved: Resolved, pid?: number): never {
     // Between the clone and the waiter's exec, Ctrl-C must not end this process alone.
     const ignore = () => {};
     process.on('SIGINT', ignore).on('SIGTERM', ignore);
-    const program = spawn(plan.steps);
+    const program = spawnSteps(plan.steps);
     // After nsenter's own fork the waiter stops when the program stops and
     // continues it, as nsenter's parent does; a child made only because Node
     // cannot setns into a user or time namespace is stood in for.

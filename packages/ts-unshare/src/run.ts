@@ -8,7 +8,7 @@ import {
   NsError,
   pidfdOpen,
   runHere,
-  spawn,
+  spawnSteps,
   umount,
   ExecError,
   type Child,
@@ -129,7 +129,7 @@ export function run(plan: Plan): void {
   let bound: string[] = [];
   let child: Child;
   try {
-    child = spawn(plan.steps, {
+    child = spawnSteps(plan.steps, {
       cloneFlags: plan.cloneFlags,
       cloneWhat: 'unshare failed',
       onSync: (c) => {
