@@ -1,6 +1,6 @@
 /**
  * Direct system calls for the calling thread. Note that from Node's main
- * thread unshare and setns affect that thread only (see DESIGN.md), and a
+ * thread unshare and setns affect that thread only (see the README), and a
  * new user namespace is refused: use spawnSteps() or runHere() for those.
  */
 import { NsError } from './errors.js';
