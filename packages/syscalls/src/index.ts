@@ -29,3 +29,4 @@ export {
   type NsSpawnSyncOptions,
   type NsSpawnSyncResult,
 } from './process.js';
+export { listNamespaces, type ListOptions, type NamespaceRecord } from './list.js';

@@ -5,7 +5,7 @@ import { ChildProcess, spawn as spawnPlain } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NsError, namespaceInode, spawn, spawnSync, umount } from '@ns/syscalls';
+import { NsError, listNamespaces, namespaceInode, spawn, spawnSync, umount } from '@ns/syscalls';
 
 /** Everything a ChildProcess says, until 'close'. */
 function finished(child: ChildProcess) {
@@ -139,4 +139,65 @@ test('nothing leaks: 300 spawns leave no descriptor, no zombie, no warning', asy
   const plain = spawnPlain('true');
   const code = await new Promise((r) => plain.on('exit', r));
   assert.equal(code, 0);
+});
+
+test('listNamespaces: the records lsns -J prints, by type and by process', async () => {
+  const holder = spawn('sleep', ['30'], { namespaces: ['net', 'uts'], stdio: 'ignore' });
+  try {
+    await new Promise((r) => holder.once('spawn', r));
+    const inode = namespaceInode(holder.pid!, 'net');
+    const mine = listNamespaces({ types: ['net'] }).find((n) => n.ns === inode);
+    assert.deepEqual(mine, {
+      ns: inode,
+      type: 'net',
+      nprocs: 1,
+      pid: holder.pid,
+      uid: 0,
+      user: 'root',
+      command: 'sleep 30',
+      pids: [holder.pid],
+    });
+    const lsns = spawnSync(
+      'lsns',
+      ['-J', '-t', 'net', '-o', 'NS,TYPE,NPROCS,PID,USER,COMMAND', String(inode)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (lsns.status === 0 && !lsns.error) {
+      // lsns <namespace> lists the processes of the namespace: here the one
+      const [row] = JSON.parse(String(lsns.stdout)).namespaces;
+      assert.deepEqual(
+        {
+          ns: row.ns,
+          type: row.type,
+          nprocs: row.nprocs,
+          pid: row.pid,
+          user: row.user,
+          command: row.command,
+        },
+        {
+          ns: mine!.ns,
+          type: mine!.type,
+          nprocs: mine!.nprocs,
+          pid: mine!.pid,
+          user: mine!.user,
+          command: mine!.command,
+        },
+      );
+    }
+    const of = listNamespaces({ pid: holder.pid! });
+    assert.deepEqual(of.map((n) => n.type).sort(), [
+      'cgroup',
+      'ipc',
+      'mnt',
+      'net',
+      'pid',
+      'time',
+      'user',
+      'uts',
+    ]);
+  } finally {
+    holder.kill('SIGKILL');
+  }
 });
