@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import type { Bytes, Step } from './steps.js';
 
+/** The caller's process state as the launcher recorded it. */
 export interface CallerState {
   /** the caller's argv, raw bytes: [0] is the tool as invoked */
   argv: Buffer[];

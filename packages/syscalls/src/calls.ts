@@ -14,27 +14,42 @@ function check(rc: number, what: string, syscall: string, path?: string): number
   return rc;
 }
 
+/** unshare(2) for the calling thread (CLONE_NEW* flags); throws NsError. */
 export function unshare(flags: number): void {
   check(getLibc().unshare(flags), 'unshare failed', 'unshare');
 }
 
+/** setns(2) for the calling thread: a namespace file or pidfd, and the type(s) to enter; throws NsError. */
 export function setns(fd: number, nstype = 0): void {
   check(getLibc().setns(fd, nstype), 'setns failed', 'setns');
 }
 
+/** mount(2) flags. */
 export const MS_RDONLY = 0x1;
+/** mount(2): ignore set-user-ID and set-group-ID bits */
 export const MS_NOSUID = 0x2;
+/** mount(2): no device files */
 export const MS_NODEV = 0x4;
+/** mount(2): no program execution */
 export const MS_NOEXEC = 0x8;
+/** mount(2): change the flags of a mount */
 export const MS_REMOUNT = 0x20;
+/** mount(2): a bind mount */
 export const MS_BIND = 0x1000;
+/** mount(2): move a mount */
 export const MS_MOVE = 0x2000;
+/** mount(2): with every mount below */
 export const MS_REC = 0x4000;
+/** mount(2): propagation private */
 export const MS_PRIVATE = 1 << 18;
+/** mount(2): propagation slave */
 export const MS_SLAVE = 1 << 19;
+/** mount(2): propagation shared */
 export const MS_SHARED = 1 << 20;
+/** umount2(2): detach now, clean up when no longer busy. */
 export const MNT_DETACH = 2;
 
+/** mount(2); throws NsError with util-linux's words. */
 export function mount(
   source: string | null,
   target: string,
@@ -50,10 +65,12 @@ export function mount(
   );
 }
 
+/** umount2(2); throws NsError. */
 export function umount(target: string, flags = 0): void {
   check(getLibc().umount2(target, flags), `umount ${target} failed`, 'umount2', target);
 }
 
+/** sethostname(2) in the calling thread's UTS namespace; throws NsError. */
 export function sethostname(name: string): void {
   check(getLibc().sethostname(name, Buffer.byteLength(name)), 'sethostname failed', 'sethostname');
 }
@@ -76,6 +93,7 @@ export function pidfdGetfd(pidfd: number, fd: number): number {
   );
 }
 
+/** kill(2); throws NsError. */
 export function kill(pid: number, signal: number): void {
   check(getLibc().kill(pid, signal), `kill ${pid} failed`, 'kill');
 }
@@ -86,10 +104,15 @@ export function closeFd(fd: number): void {
 }
 
 const NSIO = 0xb7;
+/** ioctl(2) requests on namespace files (ioctl_ns(2)). */
 export const NS_GET_USERNS = (NSIO << 8) | 0x1;
+/** ioctl_ns(2): the parent namespace */
 export const NS_GET_PARENT = (NSIO << 8) | 0x2;
+/** ioctl_ns(2): the CLONE_NEW* type */
 export const NS_GET_NSTYPE = (NSIO << 8) | 0x3;
+/** ioctl_ns(2): the owner uid of a user namespace */
 export const NS_GET_OWNER_UID = (NSIO << 8) | 0x4;
+/** ioctl(2) on a socket: a descriptor of its network namespace. */
 export const SIOCGSKNS = 0x894c;
 
 /** ioctl without an argument, returning a number or a new descriptor; NsError on failure. */

@@ -16,6 +16,7 @@ export function strerror(errno: number): string {
   return getLibc().strerror(errno) as string;
 }
 
+/** The number of an errno name, e.g. 2 for 'ENOENT' (0 if unknown). */
 export function errnoOf(name: string): number {
   return (constants.errno as Record<string, number>)[name] ?? 0;
 }

@@ -7,6 +7,7 @@ import { NAMESPACES, type NamespaceType } from './namespaces.js';
 import { ProcScanner } from './procscan.js';
 import { userById } from './users.js';
 
+/** One namespace, as ts-nsls -J prints it. */
 export interface NamespaceRecord {
   /** the namespace's inode number */
   ns: number;
@@ -22,6 +23,7 @@ export interface NamespaceRecord {
   pids: number[];
 }
 
+/** What listNamespaces() lists. */
 export interface ListOptions {
   /** only these types (default: all eight) */
   types?: NamespaceType[];

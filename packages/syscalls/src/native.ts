@@ -16,6 +16,7 @@ interface Koffi {
   struct(name: string, fields: Record<string, string>): unknown;
 }
 
+/** The C library functions the direct calls use (koffi bindings). */
 export interface Libc {
   unshare: Fn;
   setns: Fn;
@@ -30,6 +31,7 @@ export interface Libc {
   close: Fn;
 }
 
+/** libnsrun.so: the step runner (native/nsrun.c). */
 export interface Nsrun {
   here: Fn;
   clone: Fn;
@@ -73,10 +75,12 @@ export function getKoffi(): Koffi {
   return loadKoffi();
 }
 
+/** errno after the last koffi call of this thread. */
 export function errno(): number {
   return loadKoffi().errno();
 }
 
+/** The libc bindings, loaded on first use. */
 export function getLibc(): Libc {
   if (libc) return libc;
   const lib = loadKoffi().load('libc.so.6');
@@ -107,6 +111,7 @@ export function nativeDir(): string {
   return found;
 }
 
+/** The step runner's bindings, loaded on first use. */
 export function getNsrun(): Nsrun {
   if (nsrun) return nsrun;
   const lib = loadKoffi().load(join(nativeDir(), 'libnsrun.so'));

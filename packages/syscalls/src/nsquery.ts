@@ -29,6 +29,7 @@ function relatedInode(fd: number, request: number): number {
   }
 }
 
+/** A namespace's parent and owning user namespace (NS_GET_PARENT, NS_GET_USERNS). */
 export interface NsRelations {
   /** the parent namespace (pid and user namespaces only), 0 if none or not visible */
   parent: number;
@@ -187,6 +188,7 @@ export class NetnsIds {
   }
 }
 
+/** One step up a namespace's chain of parents or owners. */
 export interface NsAncestor {
   inode: number;
   /** its own parent (0 for none) and owner */

@@ -2,6 +2,7 @@
 import { openSync, closeSync, statSync, readlinkSync } from 'node:fs';
 import { NAMESPACES, type NamespaceType } from './namespaces.js';
 
+/** A namespace as /proc/PID/ns shows it: type, inode and device. */
 export interface NamespaceRef {
   type: NamespaceType;
   /** the namespace's inode number: its identity */

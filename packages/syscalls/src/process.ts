@@ -39,6 +39,7 @@ export interface IdRange {
 
 type StdioOne = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
 
+/** Options of spawn(): child_process' own, and namespaces in ts-unshare's vocabulary. */
 export interface NsSpawnOptions {
   /** working directory of the program (after `root`) */
   cwd?: string;
@@ -450,6 +451,7 @@ export function spawn(
   return cp;
 }
 
+/** Options of spawnSync(): spawn()'s, and child_process.spawnSync's input, encoding, maxBuffer. */
 export interface NsSpawnSyncOptions extends Omit<NsSpawnOptions, 'signal'> {
   /** written to the program's stdin */
   input?: string | Buffer;
@@ -459,6 +461,7 @@ export interface NsSpawnSyncOptions extends Omit<NsSpawnOptions, 'signal'> {
   maxBuffer?: number;
 }
 
+/** What spawnSync() returns: child_process.spawnSync's result. */
 export interface NsSpawnSyncResult<T = Buffer | string> {
   pid: number;
   output: [null, T | null, T | null];

@@ -130,6 +130,7 @@ const NONE: readonly HeldFd[] = Object.freeze([]);
 
 /** What nsInode() reports when there is no inode. */
 export const NS_GONE = -1;
+/** ProcScanner.nsInode(): the link may not be read. */
 export const NS_DENIED = 0;
 
 /**

@@ -73,6 +73,7 @@ export function runHere(steps: Step[]): never {
   throw failure(program, step, err[0]);
 }
 
+/** Options of spawnSteps(). */
 export interface SpawnOptions {
   /** CLONE_NEW* flags for the clone itself: the child starts in those namespaces */
   cloneFlags?: number;
@@ -86,6 +87,7 @@ export interface SpawnOptions {
   cloneWhat?: string;
 }
 
+/** A child made by spawnSteps(): its PID, and a pidfd the caller closes. */
 export interface Child {
   pid: number;
   /** a pidfd for the child (close-on-exec) */
@@ -167,6 +169,7 @@ export function spawnSteps(steps: Step[], options: SpawnOptions = {}): Child {
   return { pid: sibling, pidfd: -1 };
 }
 
+/** How a child ended: its exit code, or the signal that killed it. */
 export type ExitStatus =
   { code: number; signal?: undefined } | { code?: undefined; signal: number };
 

@@ -10,6 +10,7 @@ import table from '../../../native/steps.json';
 /** Bytes for the program: a string is encoded as UTF-8, a Buffer passes as it is. */
 export type Bytes = string | Buffer;
 
+/** One step of a program for the native runner (the low-level API). */
 export type Step = { what?: string } & (
   | { op: 'unshare'; flags: number }
   | { op: 'setns'; fd: number; nstype: number }
@@ -89,6 +90,7 @@ function id32(id: number): number {
   return id | 0;
 }
 
+/** A step program encoded for the native runner. */
 export interface Program {
   words: Int32Array;
   strings: Buffer;

@@ -5,6 +5,7 @@
  */
 import { getKoffi } from './native.js';
 
+/** A passwd entry. */
 export interface UserEntry {
   name: string;
   uid: number;
@@ -13,6 +14,7 @@ export interface UserEntry {
   shell: string;
 }
 
+/** A group entry. */
 export interface GroupEntry {
   name: string;
   gid: number;
