@@ -6,6 +6,9 @@
  */
 #include "nsrun.c"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static int failures;
@@ -156,10 +159,43 @@ static void runs(void) {
          "a malformed program was cloned");
 }
 
+/*
+ * In a process of its own, clone3 refused with ENOSYS by a seccomp filter, as
+ * the default profiles of Docker and flatpak refuse it: the runner falls back
+ * to clone, and the program runs as before.
+ */
+static void clone3_refused(void) {
+  pid_t tester = fork();
+  if (tester == 0) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog fprog = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) < 0)
+      _exit(2);
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    if (syscall(SYS_clone3, &args, sizeof args) != -1 || errno != ENOSYS)
+      _exit(3); /* the filter did not take */
+    int32_t record[2];
+    int status = clone_and_wait(valid, VALID_LEN, record);
+    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 7 ? 0 : 4);
+  }
+  int status;
+  waitpid(tester, &status, 0);
+  EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "with clone3 refused: status %#x", status);
+}
+
 int main(void) {
   fuzz();
-  if (geteuid() == 0)
+  if (geteuid() == 0) {
     runs();
+    clone3_refused();
+  }
   else
     printf("nsrun-test: runs skipped: they need root (a new UTS namespace)\n");
   if (failures)

@@ -6,16 +6,17 @@
 //
 //   node scripts/bench-nsls.mjs [--load 2000] [--runs 11] [--compare DIR]
 //
-// --compare DIR also times DIR/ts-nsls.cjs (a copy of an older dist/), in the
+// --compare DIR also times DIR/ts-nsls (a copy of an older dist/; its
+// ts-nsls.cjs where it has no launcher), in the
 // same rounds: an A/B against the same load, which a busy machine's noise
 // between two separate runs of this script would swamp.
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const NSLS = join(ROOT, 'packages', 'ts-nsls', 'dist', 'ts-nsls.cjs');
+const NSLS = join(ROOT, 'packages', 'ts-nsls', 'dist', 'ts-nsls');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
@@ -28,11 +29,13 @@ const devnull = openSync('/dev/null', 'w');
 
 const commands = {
   lsns: ['lsns', []],
-  // the executable itself, as a user runs it (its launcher line included)
+  // the executable itself, as a user runs it (its native launcher included)
   'ts-nsls': [NSLS, []],
   'node -e 0': [process.execPath, ['-e', '0']],
 };
-if (COMPARE) commands['compared'] = [join(COMPARE, 'ts-nsls.cjs'), []];
+const compared =
+  COMPARE && join(COMPARE, existsSync(join(COMPARE, 'ts-nsls')) ? 'ts-nsls' : 'ts-nsls.cjs');
+if (compared) commands['compared'] = [compared, []];
 const tools = ['lsns', 'ts-nsls', ...(COMPARE ? ['compared'] : [])];
 
 function time([cmd, args]) {
@@ -100,7 +103,7 @@ async function main() {
         `${load.padEnd(15)} ${name.padEnd(12)} ${ms.toFixed(1).padStart(10)}   ${(ms / m.lsns).toFixed(2).padStart(12)}`,
       );
   console.log(`(${RUNS} interleaved runs each, after one warm-up; stdout to /dev/null)`);
-  if (COMPARE) console.log(`(compared: ${join(COMPARE, 'ts-nsls.cjs')})`);
+  if (compared) console.log(`(compared: ${compared})`);
 }
 
 /** How many sleeps of our load group are up (in the group and exec'd into sleep). */
