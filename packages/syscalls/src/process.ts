@@ -4,9 +4,9 @@
  * child_process.spawnSync returns. Under them is the steps API: the options
  * become a step program, a cloned child carries it out and execs.
  */
-import { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import {
   MNT_DETACH,
@@ -343,6 +343,16 @@ function spawnError(command: string, args: readonly string[], e: unknown): Error
   return err;
 }
 
+/** child_process and net, loaded on first spawn(): a tool that only lists namespaces never pays for them. */
+function nodeModules() {
+  const require = createRequire(import.meta.url);
+  return {
+    ChildProcess: (require('node:child_process') as typeof import('node:child_process'))
+      .ChildProcess,
+    Socket: (require('node:net') as typeof import('node:net')).Socket,
+  };
+}
+
 // Children spawned here: reaped on SIGCHLD (waitpid of their own PIDs only, so
 // child_process' children stay libuv's), and a timer keeps the event loop
 // alive while any runs.
@@ -380,6 +390,7 @@ export function spawn(
   args: readonly string[] = [],
   options: NsSpawnOptions = {},
 ): ChildProcess {
+  const { ChildProcess, Socket } = nodeModules();
   const cp = new ChildProcess();
   Object.assign(cp, { spawnfile: command, spawnargs: [command, ...args] });
   const types = [...new Set(options.namespaces ?? [])].join(', ');

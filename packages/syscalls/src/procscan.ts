@@ -11,9 +11,9 @@
  *
  * Works in worker threads too (each thread loads its own bindings).
  */
-import { createRequire } from 'node:module';
 import { release } from 'node:os';
 import { NAMESPACE_TYPES } from './namespaces.js';
+import { getKoffi } from './native.js';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -35,10 +35,7 @@ let bindings: Bindings | undefined;
 
 function libc(): Bindings {
   if (bindings) return bindings;
-  const koffi = createRequire(import.meta.url)('koffi') as {
-    load(path: string): { func(decl: string): Fn };
-    errno(): number;
-  };
+  const koffi = getKoffi();
   const lib = koffi.load('libc.so.6');
   return (bindings = {
     openat: lib.func('int openat(int dirfd, const char *path, int flags)'),
