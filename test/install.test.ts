@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OptionSpec } from '@ns/cli';
+import { NAMESPACE_TYPES } from '@ns/syscalls';
 import { OPTIONS as UNSHARE } from '../packages/ts-unshare/src/options.js';
 import { OPTIONS as NSENTER } from '../packages/ts-nsenter/src/options.js';
 import { OPTIONS as NSLS } from '../packages/ts-nsls/src/options.js';
@@ -95,16 +96,7 @@ describe('bash completion, with no node on PATH', () => {
     assert.deepEqual(complete('ts-unshare', ['--propagation', '=', '']).reply, modes);
     assert.deepEqual(complete('ts-unshare', ['--setgroups', 'a']).reply, ['allow']);
     assert.deepEqual(complete('ts-unshare', ['--kill-child', '=', 'SIGKI']).reply, ['SIGKILL']);
-    assert.deepEqual(complete('ts-nsls', ['-t', '']).reply.sort(), [
-      'cgroup',
-      'ipc',
-      'mnt',
-      'net',
-      'pid',
-      'time',
-      'user',
-      'uts',
-    ]);
+    assert.deepEqual(complete('ts-nsls', ['-t', '']).reply.sort(), [...NAMESPACE_TYPES].sort());
     const columns = complete('ts-nsls', ['-o', 'NS,TY']);
     assert.deepEqual(columns.reply, ['NS,TYPE']);
     assert.match(columns.compopt, /-o nospace/);

@@ -196,21 +196,13 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
 
     const keepAlive = NAMESPACES.filter((n) => o.keepAlive?.[n.type]);
     const user = types.has('user');
-    const single = (id: number): IdRange[] => [{ inner: id, outer: id, count: 1 }];
-    const uidMap =
-      o.uidMap ??
-      (o.mapRootUser
-        ? [{ inner: 0, outer: process.geteuid!(), count: 1 }]
-        : o.mapCurrentUser
-          ? single(process.geteuid!())
-          : undefined);
-    const gidMap =
-      o.gidMap ??
-      (o.mapRootUser
-        ? [{ inner: 0, outer: process.getegid!(), count: 1 }]
-        : o.mapCurrentUser
-          ? single(process.getegid!())
-          : undefined);
+    // -r maps root inside to our id outside, -c our id to itself
+    const ownMap = (own: number): IdRange[] | undefined =>
+      o.mapRootUser || o.mapCurrentUser
+        ? [{ inner: o.mapRootUser ? 0 : own, outer: own, count: 1 }]
+        : undefined;
+    const uidMap = o.uidMap ?? ownMap(process.geteuid!());
+    const gidMap = o.gidMap ?? ownMap(process.getegid!());
     let onSync: Prepared['onSync'];
     if ((user && (uidMap || gidMap)) || keepAlive.length > 0) {
       steps.push({ op: 'sync-parent' });

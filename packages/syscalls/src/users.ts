@@ -80,40 +80,32 @@ interface RawPasswd {
 const toUser = (p: RawPasswd | undefined): UserEntry | undefined =>
   p && { name: p.pw_name, uid: p.pw_uid, gid: p.pw_gid, home: p.pw_dir, shell: p.pw_shell };
 
-const byName = new Map<string, UserEntry | undefined>();
-const byUid = new Map<number, UserEntry | undefined>();
-const groups = new Map<string, GroupEntry | undefined>();
+/** A lookup by key, its answer (found or not) kept for the process. */
+function cached<K, V>(look: (key: K) => V): (key: K) => V {
+  const seen = new Map<K, V>();
+  return (key) => {
+    if (!seen.has(key)) seen.set(key, look(key));
+    return seen.get(key)!;
+  };
+}
 
 /** The user of that name, or undefined. */
-export function userByName(name: string): UserEntry | undefined {
-  if (!byName.has(name))
-    byName.set(
-      name,
-      toUser(lookup<RawPasswd>((o, b, r) => bindings().getpwnam(name, o, b, b.length, r))),
-    );
-  return byName.get(name);
-}
+export const userByName: (name: string) => UserEntry | undefined = cached((name) =>
+  toUser(lookup<RawPasswd>((o, b, r) => bindings().getpwnam(name, o, b, b.length, r))),
+);
 
 /** The user with that uid, or undefined. */
-export function userById(uid: number): UserEntry | undefined {
-  if (!byUid.has(uid))
-    byUid.set(
-      uid,
-      toUser(lookup<RawPasswd>((o, b, r) => bindings().getpwuid(uid, o, b, b.length, r))),
-    );
-  return byUid.get(uid);
-}
+export const userById: (uid: number) => UserEntry | undefined = cached((uid) =>
+  toUser(lookup<RawPasswd>((o, b, r) => bindings().getpwuid(uid, o, b, b.length, r))),
+);
 
 /** The group of that name, or undefined. */
-export function groupByName(name: string): GroupEntry | undefined {
-  if (!groups.has(name)) {
-    const g = lookup<{ gr_name: string; gr_gid: number }>((o, b, r) =>
-      bindings().getgrnam(name, o, b, b.length, r),
-    );
-    groups.set(name, g && { name: g.gr_name, gid: g.gr_gid });
-  }
-  return groups.get(name);
-}
+export const groupByName: (name: string) => GroupEntry | undefined = cached((name) => {
+  const g = lookup<{ gr_name: string; gr_gid: number }>((o, b, r) =>
+    bindings().getgrnam(name, o, b, b.length, r),
+  );
+  return g && { name: g.gr_name, gid: g.gr_gid };
+});
 
 /**
  * The shell util-linux runs when no program is given: $SHELL, else the
