@@ -149,6 +149,43 @@ static long tasks_of(uid_t uid) {
   return total;
 }
 
+/*
+ * This executable's real path, to find the bundle beside it: /proc/self/exe,
+ * or where /proc is not mounted (a chroot), argv[0] resolved as the shell
+ * found it (a path, or the first match in PATH). Leaves room for ".cjs".
+ */
+static int find_self(const char *arg0, char self[PATH_MAX]) {
+  ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 5);
+  if (n > 0) {
+    self[n] = '\0';
+    return 1;
+  }
+  char found[PATH_MAX];
+  if (strchr(arg0, '/')) {
+    if (!realpath(arg0, found))
+      return 0;
+  } else {
+    const char *path = getenv("PATH");
+    int ok = 0;
+    for (const char *p = path ? path : "/usr/bin:/bin"; !ok && *p;) {
+      const char *end = strchr(p, ':');
+      size_t len = end ? (size_t)(end - p) : strlen(p);
+      char candidate[PATH_MAX];
+      if (snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, p, arg0) < (int)sizeof candidate)
+        ok = access(candidate, X_OK) == 0 && realpath(candidate, found) != NULL;
+      p += len + (end != NULL);
+    }
+    if (!ok)
+      return 0;
+  }
+  if (strlen(found) >= PATH_MAX - 5) {
+    errno = ENAMETOOLONG;
+    return 0;
+  }
+  strcpy(self, found);
+  return 1;
+}
+
 static uint64_t sigbits(const sigset_t *set) {
   uint64_t bits = 0;
   for (int s = 1; s <= 64 && s < _NSIG; s++)
@@ -159,15 +196,14 @@ static uint64_t sigbits(const sigset_t *set) {
 
 int main(int argc, char **argv, char **envp) {
   char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 5);
-  if (n < 0)
-    die("cannot find its own executable in /proc/self/exe", errno);
-  self[n] = '\0';
+  if (!find_self(argv[0], self))
+    die("cannot find its own executable (is /proc mounted?)", errno);
+  size_t n = strlen(self);
   const char *slash = strrchr(self, '/');
   prog = slash ? slash + 1 : self;
   char bundle[PATH_MAX];
   memcpy(bundle, self, n);
-  memcpy(bundle + n, ".cjs", 5); /* readlink left room for it */
+  memcpy(bundle + n, ".cjs", 5); /* find_self left room for it */
 
   /* Signal state: what the caller ignored and blocked. */
   sigset_t ignored, blocked;
