@@ -17,9 +17,16 @@ import type { TestContext } from 'node:test';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * Where the built tools are: this tree, or TS_TOOLS_DIR, a copy laid out the
+ * same way (scripts/test-native.mjs runs tests against one whose native
+ * executables are built with sanitizers).
+ */
+const TOOLS = process.env.TS_TOOLS_DIR ?? ROOT;
+
 /** The built executable of a tool, e.g. bin('ts-unshare'). */
 export function bin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string {
-  const file = join(ROOT, 'packages', tool, 'dist', tool);
+  const file = join(TOOLS, 'packages', tool, 'dist', tool);
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   return file;
 }
@@ -58,17 +65,17 @@ export function nobodyBin(tool: 'ts-unshare' | 'ts-nsenter' | 'ts-nsls'): string
   const file = bin(tool);
   if (nobodyRoot === undefined) {
     const reachable = run(...asNobody(['test', '-x', file]), { cwd: '/' }).status === 0;
-    if (reachable) nobodyRoot = ROOT;
+    if (reachable) nobodyRoot = TOOLS;
     else {
       nobodyRoot = mkdtempSync(join(tmpdir(), 'ts-tools-for-nobody-'));
       chmodSync(nobodyRoot, 0o755);
       for (const t of ['ts-unshare', 'ts-nsenter', 'ts-nsls'])
-        cpSync(join(ROOT, 'packages', t, 'dist'), join(nobodyRoot, 'packages', t, 'dist'), {
+        cpSync(join(TOOLS, 'packages', t, 'dist'), join(nobodyRoot, 'packages', t, 'dist'), {
           recursive: true,
         });
       for (const dep of ['koffi', '@koromix'])
-        if (existsSync(join(ROOT, 'node_modules', dep)))
-          cpSync(join(ROOT, 'node_modules', dep), join(nobodyRoot, 'node_modules', dep), {
+        if (existsSync(join(TOOLS, 'node_modules', dep)))
+          cpSync(join(TOOLS, 'node_modules', dep), join(nobodyRoot, 'node_modules', dep), {
             recursive: true,
           });
       const copy = nobodyRoot;

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ROOT, bin, comm, processesRunning, run, sideBySide, sleepMs, waitFor } from './helpers.js';
+import { dirname, join } from 'node:path';
+import { bin, comm, processesRunning, run, sideBySide, sleepMs, waitFor } from './helpers.js';
 import { startTarget, stopAllTargets, type Target } from './nsenter-helpers.js';
 
 const unshare = sideBySide('ts-unshare', '/usr/bin/unshare');
@@ -84,9 +84,10 @@ describe('no process is lost', () => {
 
   test('a waiter that cannot be started: one line, status 126, and the program is killed', (t) => {
     // a copy of the built tool whose ns-waiter is not executable, inside the tree so koffi resolves
-    const copy = mkdtempSync(join(ROOT, 'packages', 'ts-unshare', '.no-waiter-'));
+    const dist = dirname(bin('ts-unshare'));
+    const copy = mkdtempSync(join(dist, '..', '.no-waiter-'));
     t.after(() => rmSync(copy, { recursive: true, force: true }));
-    cpSync(join(ROOT, 'packages', 'ts-unshare', 'dist'), copy, { recursive: true });
+    cpSync(dist, copy, { recursive: true });
     chmodSync(join(copy, 'ns-waiter'), 0o644);
     const argv = ['sleep', '41.5'];
     const r = run(join(copy, 'ts-unshare'), ['-f', ...argv]);
