@@ -4,6 +4,12 @@
  * and corrupted programs are refused, never read out of bounds), and real
  * runs of nsrun_clone whose children are waited for.
  */
+#define _GNU_SOURCE
+#include <signal.h>
+
+/* The signal mask at each clone of nsrun_clone: every signal must be blocked there. */
+static sigset_t mask_at_clone;
+#define NSRUN_AT_CLONE() sigprocmask(SIG_SETMASK, NULL, &mask_at_clone)
 #include "nsrun.c"
 
 #include <linux/filter.h>
@@ -142,8 +148,22 @@ static int clone_and_wait(const int32_t *prog, int len, int32_t *record) {
 
 static void runs(void) {
   int32_t record[2];
+  /* The caller's mask comes back after the clone; during it, no handler of the caller can run in the child. */
+  sigset_t before, after;
+  sigemptyset(&before);
+  sigaddset(&before, SIGUSR2);
+  sigprocmask(SIG_SETMASK, &before, NULL);
+  sigemptyset(&mask_at_clone);
   int status = clone_and_wait(valid, VALID_LEN, record);
   EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 7, "the valid program: status %#x", status);
+  sigprocmask(SIG_SETMASK, NULL, &after);
+  EXPECT(sigismember(&after, SIGUSR2) == 1 && sigismember(&after, SIGINT) == 0,
+         "the caller's mask was not given back");
+  for (int s = 1; s < _NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP && (s < 32 || s >= SIGRTMIN))
+      EXPECT(sigismember(&mask_at_clone, s) == 1, "signal %d was not blocked at the clone", s);
+  sigemptyset(&before);
+  sigprocmask(SIG_SETMASK, &before, NULL);
 
   /* A failing step comes back as (index, errno). */
   static const int32_t failing[] = {
@@ -157,6 +177,25 @@ static void runs(void) {
   int out[3], err = 0;
   EXPECT(nsrun_clone(valid, VALID_LEN - 1, strs, sizeof strs, 0, out, &err) == -1 && err == EPROTO,
          "a malformed program was cloned");
+}
+
+/*
+ * Before joining a user namespace the process stops being dumpable (it holds
+ * the caller's descriptors); other namespaces leave it as it is.
+ */
+static void not_dumpable_into_user(void) {
+  pid_t tester = fork();
+  if (tester == 0) {
+    int ok = 1;
+    setns_hardened(-1, CLONE_NEWNET); /* fails (EBADF): only its side effect counts */
+    ok &= prctl(PR_GET_DUMPABLE) == 1;
+    setns_hardened(-1, CLONE_NEWUSER);
+    ok &= prctl(PR_GET_DUMPABLE) == 0;
+    _exit(ok ? 0 : 1);
+  }
+  int status;
+  waitpid(tester, &status, 0);
+  EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "setns into a user namespace left it dumpable");
 }
 
 /*
@@ -192,6 +231,7 @@ static void clone3_refused(void) {
 
 int main(void) {
   fuzz();
+  not_dumpable_into_user();
   if (geteuid() == 0) {
     runs();
     clone3_refused();
