@@ -6,7 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bin, comm, processesRunning, run, sideBySide, sleepMs, waitFor } from './helpers.js';
@@ -168,5 +176,62 @@ describe("util-linux's messages", () => {
       run('sh', ['-c', 'lsns > /dev/full']).stderr,
       'lsns: write error: No space left on device\n',
     );
+  });
+});
+
+describe('users and groups through the name service', () => {
+  test('a user only nsswitch.conf knows of (not in /etc/passwd): --map-user, --map-group and USER', (t) => {
+    const module = [
+      '/usr/lib/libnss_extrausers.so.2',
+      '/usr/lib/x86_64-linux-gnu/libnss_extrausers.so.2',
+    ];
+    if (!module.some((m) => existsSync(m)))
+      return t.skip('libnss_extrausers is not installed: apt-get install libnss-extrausers');
+    // In a private mount namespace: an nsswitch.conf that adds the extrausers
+    // database, and alice in it. The host's files are not touched.
+    const nss = mkdtempSync(join(tmpdir(), 'ts-nss-'));
+    t.after(() => rmSync(nss, { recursive: true, force: true }));
+    writeFileSync(
+      join(nss, 'nsswitch.conf'),
+      'passwd: files extrausers\ngroup: files extrausers\n',
+    );
+    writeFileSync(join(nss, 'passwd'), 'alice:x:4242:4343:Alice:/nonexistent:/bin/false\n');
+    writeFileSync(join(nss, 'group'), 'wonderland:x:4343:\n');
+    const withAlice = (argv: string[]) =>
+      run('unshare', [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount --bind ${nss}/nsswitch.conf /etc/nsswitch.conf && mount -t tmpfs none /var/lib &&
+         mkdir /var/lib/extrausers && cp ${nss}/passwd ${nss}/group /var/lib/extrausers/ && exec "$@"`,
+        'sh',
+        ...argv,
+      ]);
+    assert.doesNotMatch(readFileSync('/etc/passwd', 'utf8'), /^alice:/m);
+    const maps = [
+      '--map-user=alice',
+      '--map-group=wonderland',
+      'cat',
+      '/proc/self/uid_map',
+      '/proc/self/gid_map',
+    ];
+    const ours = withAlice([bin('ts-unshare'), ...maps]);
+    assert.equal(ours.status, 0, ours.stderr);
+    assert.deepEqual(
+      ours.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+      ['4242 0 1', '4343 0 1'],
+    );
+    assert.equal(ours.stdout, withAlice(['/usr/bin/unshare', ...maps]).stdout);
+    // a process of uid 4242, as ts-nsls and lsns name its owner
+    const script = (tool: string) =>
+      `setpriv --reuid=4242 --regid=4343 --clear-groups sleep 30 & p=$!; sleep 0.2; ${tool} -n -o USER -t uts -p $p; kill $p`;
+    const user = withAlice(['sh', '-c', script(bin('ts-nsls'))]);
+    assert.equal(user.stdout, 'alice\n', user.stderr);
+    assert.equal(user.stdout, withAlice(['sh', '-c', script('lsns')]).stdout);
   });
 });
