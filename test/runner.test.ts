@@ -227,9 +227,9 @@ describe('users and groups through the name service', () => {
       ['4242 0 1', '4343 0 1'],
     );
     assert.equal(ours.stdout, withAlice(['/usr/bin/unshare', ...maps]).stdout);
-    // a process of uid 4242, as ts-nsls and lsns name its owner
+    // a process of uid 4242 alone in a uts namespace: the owner ts-nsls and lsns name
     const script = (tool: string) =>
-      `setpriv --reuid=4242 --regid=4343 --clear-groups sleep 30 & p=$!; sleep 0.2; ${tool} -n -o USER -t uts -p $p; kill $p`;
+      `unshare -u setpriv --reuid=4242 --regid=4343 --clear-groups sleep 30 & p=$!; until [ "$(stat -c %u /proc/$p)" = 4242 ]; do sleep 0.05; done; ${tool} -n -o USER -t uts -p $p; kill $p`;
     const user = withAlice(['sh', '-c', script(bin('ts-nsls'))]);
     assert.equal(user.stdout, 'alice\n', user.stderr);
     assert.equal(user.stdout, withAlice(['sh', '-c', script('lsns')]).stdout);
