@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { bin, ROOT, run, sh } from './helpers.js';
+import { bin, comm, ROOT, run, sh } from './helpers.js';
 import { childOf, firstLine, inode, Scene, settled } from './nsls-helpers.js';
 
 const NSLS = bin('ts-nsls');
@@ -38,7 +38,11 @@ before(async () => {
   const fp = scene.start(['unshare', '-fp', '--mount-proc', 'sleep', '600']);
   ids.pidns = await settled(await childOf(fp.pid!), 'pid');
   const uu = scene.start(['unshare', '-Ur', 'unshare', '-U', 'sleep', '600']);
-  ids.innerUser = await settled(uu.pid!, 'user');
+  // two unshares in a row, then sleep: its user namespace once it is sleep (the first
+  // unshare's namespace, seen in between, ends up with no process)
+  await settled(uu.pid!, 'user');
+  while (comm(uu.pid!) !== 'sleep') await new Promise((r) => setTimeout(r, 10));
+  ids.innerUser = inode(uu.pid!, 'user');
   // a named netns with an id, two processes in it, and a second bind mount of it
   scene.must(['ip', 'netns', 'add', 'tsnslsA'], ['ip', 'netns', 'delete', 'tsnslsA']);
   scene.must(['ip', 'netns', 'set', 'tsnslsA', '4711']);

@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // the scan worker thread's entry beside the library (scan/pool.ts loads dist/scan-worker.cjs)
+  entry: { index: 'src/index.ts', 'scan-worker': 'src/scan/scan-worker.ts' },
   format: ['esm', 'cjs'],
   shims: true,
   dts: true,

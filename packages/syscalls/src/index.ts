@@ -30,3 +30,19 @@ export {
   type NsSpawnSyncResult,
 } from './process.js';
 export { listNamespaces, type ListOptions, type NamespaceRecord } from './list.js';
+/** The scan engine behind listNamespaces(), as ts-nsls uses it for its columns and trees. */
+export {
+  TYPES as LSNS_TYPES,
+  commandOf,
+  connectRelations,
+  nsfsMounts,
+  ppidOf,
+  scan,
+  uidOf,
+  type Namespace as ScannedNamespace,
+  type NsType as LsnsType,
+  type Proc as ScannedProcess,
+  type Scan,
+  type ScanOptions,
+} from './scan/collect.js';
+export { startScanWorker } from './scan/pool.js';

@@ -1,10 +1,10 @@
 /**
- * listNamespaces(): the namespaces of the processes on this machine, as
- * records with the field names and types of `ts-nsls -J` (and lsns -J).
+ * listNamespaces(): the namespaces on this machine as records with the field
+ * names and types of `ts-nsls -J` (and lsns -J). It runs the scan engine
+ * ts-nsls itself is built on (scan/collect.ts, scan/pool.ts).
  */
-import { readdirSync } from 'node:fs';
-import { NAMESPACES, type NamespaceType } from './namespaces.js';
-import { ProcScanner } from './procscan.js';
+import { commandOf, scan, TYPES, uidOf, type NsType } from './scan/collect.js';
+import type { NamespaceType } from './namespaces.js';
 import { userById } from './users.js';
 
 /** One namespace, as ts-nsls -J prints it. */
@@ -12,12 +12,12 @@ export interface NamespaceRecord {
   /** the namespace's inode number */
   ns: number;
   type: NamespaceType;
-  /** how many processes are in it */
+  /** how many processes are in it (0: held only by a bind mount, a descriptor or a socket) */
   nprocs: number;
-  /** its lowest PID, and that process's owner and command line, as lsns shows them */
-  pid: number;
-  uid: number | null;
-  user: string | null;
+  /** its lowest PID (null without a process), and the owner and command line lsns shows */
+  pid: number | null;
+  uid: number;
+  user: string;
   command: string | null;
   /** every PID in it, ascending */
   pids: number[];
@@ -32,50 +32,37 @@ export interface ListOptions {
 }
 
 /**
- * The namespaces that have processes, in the order of their inode numbers.
- * A process that ends during the scan, or whose links may not be read, is
- * left out, as lsns leaves it out.
+ * The namespaces of this machine in the order of their inode numbers: those
+ * of processes, and those held only by bind mounts, descriptors or sockets
+ * (NPROCS 0), as newer lsns lists them. A process that ends during the scan,
+ * or whose links may not be read, is left out, as lsns leaves it out.
  */
-export function listNamespaces(options: ListOptions = {}): NamespaceRecord[] {
-  const types = NAMESPACES.filter((n) => !options.types || options.types.includes(n.type));
-  const pids = readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .map(Number)
-    .sort((a, b) => a - b);
-  const scanner = new ProcScanner();
-  const found = new Map<number, { type: NamespaceType; pids: number[] }>();
-  try {
-    for (const pid of pids) {
-      if (!scanner.openNamespaces(`/proc/${pid}`)) continue;
-      for (const n of types) {
-        const inode = scanner.nsInode(n.file);
-        if (inode <= 0) continue;
-        const entry = found.get(inode) ?? { type: n.type, pids: [] };
-        entry.pids.push(pid);
-        found.set(inode, entry);
-      }
-    }
-    const wanted = [...found].filter(
-      ([, e]) => options.pid === undefined || e.pids.includes(options.pid),
-    );
-    return wanted
-      .sort(([a], [b]) => a - b)
-      .map(([ns, e]) => {
-        const pid = e.pids[0];
-        const open = scanner.open(`/proc/${pid}`);
-        const uid = open ? scanner.uid() : -1;
-        return {
-          ns,
-          type: e.type,
-          nprocs: e.pids.length,
-          pid,
-          uid: uid >= 0 ? uid : null,
-          user: uid >= 0 ? (userById(uid)?.name ?? String(uid)) : null,
-          command: (open && scanner.command()) || null,
-          pids: e.pids,
-        };
-      });
-  } finally {
-    scanner.close();
+export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceRecord[]> {
+  const types = new Set<NsType>(options.types ?? TYPES);
+  const s = await scan({
+    types,
+    threads: false,
+    processless: options.pid === undefined,
+    relations: false,
+    netnsid: false,
+    details: { ppid: false, uid: true, command: true },
+  });
+  const records: NamespaceRecord[] = [];
+  for (const ns of s.namespaces) {
+    if (ns.ghost) continue;
+    if (options.pid !== undefined && !ns.procs.some((p) => p.pid === options.pid)) continue;
+    // without a process, the owner lsns shows (NS_GET_OWNER_UID for a user namespace, else root)
+    const uid = ns.proc ? uidOf(ns.proc) : ns.uidFallback;
+    records.push({
+      ns: ns.id,
+      type: ns.type,
+      nprocs: ns.nprocs,
+      pid: ns.proc?.pid ?? null,
+      uid,
+      user: userById(uid)?.name ?? String(uid),
+      command: (ns.proc && commandOf(ns.proc)) ?? null,
+      pids: ns.procs.map((p) => p.pid).sort((a, b) => a - b),
+    });
   }
+  return records;
 }

@@ -154,7 +154,7 @@ test('listNamespaces: the records lsns -J prints, by type and by process', async
   try {
     await new Promise((r) => holder.once('spawn', r));
     const inode = namespaceInode(holder.pid!, 'net');
-    const mine = listNamespaces({ types: ['net'] }).find((n) => n.ns === inode);
+    const mine = (await listNamespaces({ types: ['net'] })).find((n) => n.ns === inode);
     assert.deepEqual(mine, {
       ns: inode,
       type: 'net',
@@ -194,7 +194,7 @@ test('listNamespaces: the records lsns -J prints, by type and by process', async
         },
       );
     }
-    const of = listNamespaces({ pid: holder.pid! });
+    const of = await listNamespaces({ pid: holder.pid! });
     assert.deepEqual(of.map((n) => n.type).sort(), [...NAMESPACE_TYPES].sort());
   } finally {
     holder.kill('SIGKILL');

@@ -18,22 +18,22 @@ import {
 } from '@ns/cli';
 import { COLUMNS, column, findColumn, type Column, type ColumnId } from './columns.js';
 import {
-  TYPES,
+  LSNS_TYPES as TYPES,
   commandOf,
   connectRelations,
   ppidOf,
   scan,
+  startScanWorker,
   uidOf,
-  type Namespace,
-  type NsType,
-  type Proc,
+  userById,
+  type LsnsType as NsType,
+  type ScannedNamespace as Namespace,
+  type ScannedProcess as Proc,
   type Scan,
-} from './collect.js';
+} from '@ns/syscalls';
 import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
-import { startScanWorker } from './pool.js';
 import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
-import { userById } from '@ns/syscalls';
 
 const PROG = 'ts-nsls';
 /** The package's version, put in by the build (scripts/tsup-cli.js). */

@@ -1,7 +1,7 @@
 /** ts-nsls' options: one table for parsing, help and completion. */
 import { ToolError, type OptionSpec } from '@ns/cli';
 import { COLUMNS } from './columns.js';
-import { TYPES } from './types.js';
+import { LSNS_TYPES as TYPES } from '@ns/syscalls';
 
 const TREES = ['process', 'owner', 'parent'];
 

@@ -24,7 +24,8 @@
  * caller reads them later for the processes shown.
  *
  * The worker is a bundle of its own (scan-worker.ts: this file and the /proc
- * reader, not the tool), and cli.ts starts it before anything else when
+ * reader, not the tool; dist/scan-worker.cjs beside the bundle that starts
+ * it), and ts-nsls starts it before anything else when
  * /proc already shows a busy machine: a thread takes some 30 ms to boot,
  * which then overlaps the main thread's own start.
  */
@@ -37,7 +38,7 @@ import {
   workerData,
   type MessagePort,
 } from 'node:worker_threads';
-import { NS_GONE, ProcScanner, type HeldFd } from '@ns/syscalls';
+import { NS_GONE, ProcScanner, type HeldFd } from '../procscan.js';
 import { TYPES } from './types.js';
 
 /** Tasks per claim: a few milliseconds of work, small enough for an even split. */
@@ -278,7 +279,7 @@ function spawnWorker(): ScanWorker {
   const channel = new MessageChannel();
   const data: WorkerData = { go, port: channel.port2 };
   // from source (tsx) the worker is the .ts file next to this one
-  const file = import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './ts-nsls-scan.cjs';
+  const file = import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.cjs';
   const w = new Worker(new URL(file, import.meta.url), {
     workerData: data,
     transferList: [channel.port2],

@@ -12,7 +12,7 @@
 import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import { readProc, scanTasks, taskDir, threadScanner, type InfoWanted } from './pool.js';
 import { TYPES, type NsType } from './types.js';
-import type { HeldFd } from '@ns/syscalls';
+import type { HeldFd } from '../procscan.js';
 
 export { TYPES, type NsType };
 
@@ -79,11 +79,11 @@ export interface NsfsMount {
   target: string;
 }
 
-type Syscalls = typeof import('@ns/syscalls');
+type Syscalls = typeof import('../nsquery.js');
 let sys: Syscalls | undefined;
 /** @ns/syscalls' ioctl and netlink parts, only when an ioctl or netlink is needed. */
 async function syscalls(): Promise<Syscalls> {
-  return (sys ??= await import('@ns/syscalls'));
+  return (sys ??= await import('../nsquery.js'));
 }
 
 const LINK = /^([a-z]+):\[(\d+)\]$/;
@@ -247,7 +247,7 @@ async function addHeld(
   const seenSockets = new Set<number>();
   const wantNet = opt.types.has('net');
   for (const [p, fds] of holders) {
-    let holder: import('@ns/syscalls').ProcessFds | undefined;
+    let holder: import('../nsquery.js').ProcessFds | undefined;
     for (const h of fds) {
       const path = `/proc/${p.pid}/fd/${h.fd}`;
       if (h.kind === 'ns') {
