@@ -101,6 +101,23 @@ export function needs(t: TestContext, commands: Record<string, string>): boolean
   return false;
 }
 
+/**
+ * Runs argv in a private mount namespace after a shell setup line (mounts that
+ * show the command other files than the host's, which never sees them).
+ */
+export function inPrivateMounts(setup: string, argv: string[]): Result {
+  return run('unshare', [
+    '-m',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `${setup} && exec "$@"`,
+    'sh',
+    ...argv,
+  ]);
+}
+
 /** Runs a shell command line through sh -c, with the tools' directories first in PATH. */
 export function sh(script: string, options: SpawnSyncOptions = {}): Result {
   return run('sh', ['-c', script], {

@@ -17,7 +17,16 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { bin, comm, processesRunning, run, sideBySide, sleepMs, waitFor } from './helpers.js';
+import {
+  bin,
+  comm,
+  inPrivateMounts,
+  processesRunning,
+  run,
+  sideBySide,
+  sleepMs,
+  waitFor,
+} from './helpers.js';
 import { startTarget, stopAllTargets, type Target } from './nsenter-helpers.js';
 
 const unshare = sideBySide('ts-unshare', '/usr/bin/unshare');
@@ -198,17 +207,11 @@ describe('users and groups through the name service', () => {
     writeFileSync(join(nss, 'passwd'), 'alice:x:4242:4343:Alice:/nonexistent:/bin/false\n');
     writeFileSync(join(nss, 'group'), 'wonderland:x:4343:\n');
     const withAlice = (argv: string[]) =>
-      run('unshare', [
-        '-m',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
+      inPrivateMounts(
         `mount --bind ${nss}/nsswitch.conf /etc/nsswitch.conf && mount -t tmpfs none /var/lib &&
-         mkdir /var/lib/extrausers && cp ${nss}/passwd ${nss}/group /var/lib/extrausers/ && exec "$@"`,
-        'sh',
-        ...argv,
-      ]);
+         mkdir /var/lib/extrausers && cp ${nss}/passwd ${nss}/group /var/lib/extrausers/`,
+        argv,
+      );
     assert.doesNotMatch(readFileSync('/etc/passwd', 'utf8'), /^alice:/m);
     const maps = [
       '--map-user=alice',

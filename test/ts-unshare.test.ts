@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import {
   bin,
   childrenOf,
+  inPrivateMounts,
   needs,
   nobodyBin,
   run,
@@ -302,17 +303,10 @@ describe('everything util-linux unshare does', () => {
       writeFileSync(join(dir, f), text + 'nobody:300000:65536\n');
     }
     const withSubids = (exe: string, args: string[]) =>
-      run('unshare', [
-        '-m',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        `mount --bind ${dir}/subuid /etc/subuid && mount --bind ${dir}/subgid /etc/subgid && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"`,
-        'sh',
-        exe,
-        ...args,
-      ]);
+      inPrivateMounts(
+        `mount --bind ${dir}/subuid /etc/subuid && mount --bind ${dir}/subgid /etc/subgid`,
+        ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', exe, ...args],
+      );
     const norm = (s: string) =>
       s
         .trim()
