@@ -2,14 +2,15 @@
 //
 // --world: as root, test files that list the machine's processes (ts-nsls
 // against lsns) run in a world of their own: a new PID namespace with its own
-// /proc and a private mount namespace. Both tools see only what the tests
-// made, which holds still while they look, whatever else the machine runs;
-// the namespaces those tests make (ip netns, binds) never reach the host's
-// mount table; and when the run ends the kernel ends every process left in
-// it. The other files run in the machine's namespaces: in a mount namespace
-// made for the run, binding a mount namespace of a forked child onto a file
-// fails at random with EINVAL (kernel 6.18, util-linux's unshare as ours),
-// and their own binds are on temporary files, undone by each test.
+// /proc, a private mount namespace, and /run and /tmp of their own. Both
+// tools see only what the tests made, which holds still while they look,
+// whatever else the machine runs; the namespaces and files those tests make
+// (ip netns, binds) never reach the host; and when the run ends the kernel
+// ends every process left in it. The other files run in the machine's
+// namespaces: in a mount namespace made for the run, binding a mount
+// namespace of a forked child onto a file fails at random with EINVAL
+// (kernel 6.18, util-linux's unshare as ours); their own binds are on
+// temporary files, undone by each test.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ function runFiles(list, isolation) {
 
 let status;
 if (world && process.getuid() === 0 && spawnSync('unshare', ['--version']).status === 0) {
+  // /run and /tmp of their own too: the files ip netns and the binds need never
+  // reach the host's, nor meet those of another run
   const pids = [
     'unshare',
     '--fork',
@@ -56,6 +59,10 @@ if (world && process.getuid() === 0 && spawnSync('unshare', ['--version']).statu
     '--mount',
     '--propagation',
     'private',
+    'sh',
+    '-c',
+    'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec "$@"',
+    'sh',
   ];
   const rest = runFiles(
     files.filter((f) => !LISTS_THE_MACHINE.test(f)),
