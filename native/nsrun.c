@@ -92,6 +92,46 @@ static void set_signals(const sigset_t *ignored, const sigset_t *mask) {
   sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
+/*
+ * Signals that reach the tool between its clone and the waiter's exec: held
+ * here (nsrun_hold_signals), raised again, blocked, just before an exec, so
+ * that the waiter gets them pending and deals with them as it deals with any
+ * signal. Without this, Node's own handlers would take them and the exec
+ * would lose them.
+ */
+static volatile sig_atomic_t held[_NSIG];
+
+static void hold(int sig) { held[sig] = 1; }
+
+/* Asynchronous signals only: faults, SIGCHLD and the profiler's stay Node's. */
+static int holdable(int s) {
+  return s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGSEGV && s != SIGBUS &&
+         s != SIGFPE && s != SIGILL && s != SIGTRAP && s != SIGSYS && s != SIGPROF &&
+         s != SIGPIPE && s != SIGCONT;
+}
+
+/* From now until an exec, the asynchronous signals of this process are held, not acted on. */
+int nsrun_hold_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = hold;
+  sa.sa_flags = SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  for (int s = 1; s < _NSIG; s++)
+    if (holdable(s) && sigaction(s, &sa, NULL) < 0 && errno != EINVAL)
+      return -1;
+  return 0;
+}
+
+/* Called with every signal blocked: the held ones become pending again, and so outlive the exec. */
+static void raise_held(void) {
+  for (int s = 1; s < _NSIG; s++)
+    if (held[s]) {
+      held[s] = 0;
+      kill(getpid(), s);
+    }
+}
+
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
@@ -431,6 +471,7 @@ static int run_steps(struct nsrun_ctx *c) {
       const int32_t nargs = a[0], nenv = a[1 + nargs];
       const int32_t *paths = a + 2 + nargs + nenv + 1;
       set_signals(&c->ignored, &c->blocked);
+      raise_held(); /* pending across the exec where the program blocks them (the waiter does) */
       exec_paths(c, &c->execs[nexec++], paths, a[2 + nargs + nenv]);
       return step;
     }
@@ -597,6 +638,7 @@ int nsrun_clone(const int32_t *prog, int len, const char *strs, int strs_len,
     close(sync_pipe[1]);
     sigset_t none;
     sigemptyset(&none);
+    memset((void *)held, 0, sizeof held); /* the parent's to pass on, not this child's */
     set_signals(NULL, &none);
     int32_t msg[2];
     msg[0] = run_steps(&c);

@@ -310,21 +310,26 @@ describe('the waiting process', () => {
     }
   });
 
-  test('where util-linux would not fork, a signal to the PID the caller sees ends the program', async () => {
+  test('where util-linux would not fork, a signal to the PID the caller sees ends the program, also a signal sent before the waiter is ready', async () => {
     for (const [tool, args] of [
       ['ts-unshare', ['-r']],
       ['ts-nsenter', ['-t', String(target.pid), '-U']],
     ] as const) {
-      for (const exe of [bin(tool), UL[tool]]) {
+      // ours twice: once the program runs, and as soon as the tool has cloned it
+      // (the waiter may not be there yet: the signal is held for it)
+      for (const [exe, early] of [
+        [bin(tool), false],
+        [bin(tool), true],
+        [UL[tool], false],
+      ] as const) {
         const child = spawn(exe, [...args, 'sleep', '30'], { stdio: 'ignore' });
-        waitFor(
-          () =>
-            comm(child.pid!) === 'sleep' || childrenOf(child.pid!).some((c) => comm(c) === 'sleep'),
-          'sleep',
-        );
+        const program = () =>
+          comm(child.pid!) === 'sleep' || childrenOf(child.pid!).some((c) => comm(c) === 'sleep');
+        const ready = () => program() && (exe === UL[tool] || comm(child.pid!) === tool);
+        waitFor(early ? () => childrenOf(child.pid!).length > 0 : ready, 'the program', 10_000);
         const start = Date.now();
         process.kill(child.pid!, 'SIGTERM');
-        assert.deepEqual(await ended(child), { code: null, signal: 'SIGTERM' }, exe);
+        assert.deepEqual(await ended(child), { code: null, signal: 'SIGTERM' }, `${exe} ${early}`);
         assert.ok(Date.now() - start < 5000);
       }
     }

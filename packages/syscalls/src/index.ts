@@ -7,6 +7,7 @@ export {
   becomeWaiter,
   execPaths,
   execStep,
+  holdSignals,
   keepFds,
   runHere,
   spawnSteps,

@@ -37,6 +37,7 @@ export interface Nsrun {
   clone: Fn;
   wait: Fn;
   check: Fn;
+  holdSignals: Fn;
 }
 
 let koffi: Koffi | undefined;
@@ -126,5 +127,6 @@ export function getNsrun(): Nsrun {
     check: lib.func(
       'int nsrun_check(const int32_t *prog, int len, const void *strs, int strs_len)',
     ),
+    holdSignals: lib.func('int nsrun_hold_signals(void)'),
   });
 }

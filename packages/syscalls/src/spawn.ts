@@ -7,7 +7,7 @@ import { closeSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { callerState, restoreCallerSteps } from './caller.js';
 import { ExecError, NsError } from './errors.js';
-import { getNsrun, nativeDir } from './native.js';
+import { errno, getNsrun, nativeDir } from './native.js';
 import { encode, type Bytes, type Program, type Step } from './steps.js';
 
 /**
@@ -179,6 +179,18 @@ export function waitChild(pid: number): ExitStatus {
   if (status < 0) throw new NsError('waitpid failed', -status, 'waitpid');
   const sig = status & 0x7f;
   return sig === 0 ? { code: (status >> 8) & 0xff } : { signal: sig };
+}
+
+/**
+ * From now until this process execs (the waiter, or a program in place), its
+ * asynchronous signals are held instead of acted on; the exec raises them
+ * again, blocked, so that the waiter receives them. Call it before a
+ * spawnSteps() whose child the waiter will wait for: a signal sent to the
+ * tool meanwhile is not lost, nor does it kill the tool half way.
+ */
+export function holdSignals(): void {
+  if ((getNsrun().holdSignals() as number) < 0)
+    throw new NsError('sigaction failed', errno(), 'sigaction');
 }
 
 /**

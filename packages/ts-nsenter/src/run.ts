@@ -1,5 +1,5 @@
 /** Carrying out a plan: in place (exec replaces this process), or in a child we then wait for natively. */
-import { becomeWaiter, NsError, runHere, spawnSteps } from '@ns/syscalls';
+import { becomeWaiter, holdSignals, NsError, runHere, spawnSteps } from '@ns/syscalls';
 import { closeSync, openSync } from 'node:fs';
 import type { Plan } from './plan.js';
 import type { Resolved } from './resolve.js';
@@ -7,9 +7,9 @@ import type { Resolved } from './resolve.js';
 export function run(plan: Plan, resolved: Resolved, pid?: number): never {
   try {
     if (!plan.child) runHere(plan.steps);
-    // Between the clone and the waiter's exec, Ctrl-C must not end this process alone.
-    const ignore = () => {};
-    process.on('SIGINT', ignore).on('SIGTERM', ignore);
+    // Between the clone and the waiter's exec, a signal neither ends this process
+    // half way nor is lost: it is held, and the waiter receives it.
+    holdSignals();
     const program = spawnSteps(plan.steps);
     // After nsenter's own fork the waiter stops when the program stops and
     // continues it, as nsenter's parent does; a child made only because Node

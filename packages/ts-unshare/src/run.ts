@@ -2,6 +2,7 @@
 import {
   becomeWaiter,
   closeFd,
+  holdSignals,
   mount,
   MNT_DETACH,
   MS_BIND,
@@ -118,9 +119,9 @@ export function run(plan: Plan): void {
     }
   }
 
-  // Between the clone and the waiter's exec, Ctrl-C must not end this process.
-  const ignore = () => {};
-  process.on('SIGINT', ignore).on('SIGTERM', ignore);
+  // Between the clone and the waiter's exec, a signal neither ends this process
+  // half way nor is lost: it is held, and the waiter receives it.
+  holdSignals();
   let parentPidfd = -1;
   if (plan.killChild !== undefined) {
     parentPidfd = pidfdOpen(process.pid);
