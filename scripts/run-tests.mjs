@@ -2,11 +2,11 @@
 //
 // --world: as root, test files that list the machine's processes (ts-nsls
 // against lsns) run in a world of their own: a new PID namespace with its own
-// /proc, a private mount namespace, and /run and /tmp of their own. Both
-// tools see only what the tests made, which holds still while they look,
-// whatever else the machine runs; the namespaces and files those tests make
-// (ip netns, binds) never reach the host; and when the run ends the kernel
-// ends every process left in it. The other files run in the machine's
+// /proc, a private mount namespace, a network namespace and a /run of its
+// own. Both tools see only what the tests made, which holds still while they
+// look, whatever else the machine runs; the namespaces and files those tests
+// make (ip netns, binds) never reach the host; and when the run ends the
+// kernel ends every process left in it. The other files run in the machine's
 // namespaces: in a mount namespace made for the run, binding a mount
 // namespace of a forked child onto a file fails at random with EINVAL
 // (kernel 6.18, util-linux's unshare as ours); their own binds are on
@@ -49,8 +49,9 @@ function runFiles(list, isolation) {
 
 let status;
 if (world && process.getuid() === 0 && spawnSync('unshare', ['--version']).status === 0) {
-  // /run and /tmp of their own too: the files ip netns and the binds need never
-  // reach the host's, nor meet those of another run
+  // a network namespace and a /run of its own too: the network namespaces, ids
+  // and files ip netns makes never reach the host's, nor meet another run's
+  // (/tmp stays: the clone may live there)
   const pids = [
     'unshare',
     '--fork',
@@ -59,9 +60,10 @@ if (world && process.getuid() === 0 && spawnSync('unshare', ['--version']).statu
     '--mount',
     '--propagation',
     'private',
+    '--net',
     'sh',
     '-c',
-    'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec "$@"',
+    'mount -t tmpfs tmpfs /run && exec "$@"',
     'sh',
   ];
   const rest = runFiles(

@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bin, comm, ROOT, run, sh } from './helpers.js';
 import { childOf, firstLine, inode, Scene, settled } from './nsls-helpers.js';
 
@@ -28,6 +31,8 @@ function sameAsLsns(args: string[], env: NodeJS.ProcessEnv = COMPAT): void {
 }
 
 const scene = new Scene();
+/** the files this file binds namespaces on, in a folder of its own (removed after the binds) */
+const scratch = mkdtempSync(join(tmpdir(), 'ts-nsls-test-'));
 const ids: Record<string, number> = {};
 
 before(async () => {
@@ -46,7 +51,7 @@ before(async () => {
   // a named netns with an id, two processes in it, and a second bind mount of it
   scene.must(['ip', 'netns', 'add', 'tsnslsA'], ['ip', 'netns', 'delete', 'tsnslsA']);
   scene.must(['ip', 'netns', 'set', 'tsnslsA', '4711']);
-  const bind = scene.file('/tmp/ts-nsls-test-bind');
+  const bind = scene.file(join(scratch, 'ts-nsls-test-bind'));
   scene.must(['mount', '--bind', '/run/netns/tsnslsA', bind], ['umount', bind]);
   const ne = scene.start([
     'ip',
@@ -61,7 +66,10 @@ before(async () => {
   ids.netPid = ne.pid!;
   await childOf(ne.pid!);
 });
-after(() => scene.cleanup());
+after(() => {
+  scene.cleanup();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('ts-nsls as lsns 2.38.1', () => {
   const cases = [
@@ -194,7 +202,7 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     const local = new Scene();
     t.after(() => local.cleanup());
     // bound on a file, no process
-    const file = local.file('/tmp/ts-nsls-test-uts');
+    const file = local.file(join(scratch, 'ts-nsls-test-uts'));
     local.must(['unshare', `--uts=${file}`, 'true'], ['umount', file]);
     const persistent = Number(
       spawnSync('stat', ['-L', '-c', '%i', file], { encoding: 'utf8' }).stdout,
