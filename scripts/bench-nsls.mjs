@@ -4,7 +4,13 @@
 // floor every Node tool pays), then with LOAD extra processes, each in its own
 // uts and ipc namespace. Whatever it starts it kills, also on error or Ctrl-C.
 //
-//   node scripts/bench-nsls.mjs [--load 2000] [--runs 11] [--compare DIR]
+//   node scripts/bench-nsls.mjs [--loads 2000,5000,10000,20000] [--runs 11] [--compare DIR]
+//
+// Each load adds to the last: the extra processes are brought up by eight
+// shells at once, and all of them are killed at the end, on an error or on
+// Ctrl-C. At 5,000 and more the runs are fewer (the slowest take seconds).
+// Where GNU time is installed (/usr/bin/time), each run's CPU (user+sys) and
+// peak memory (RSS) are reported beside its wall time.
 //
 // --compare DIR also times DIR/ts-nsls (a copy of an older dist/; its
 // ts-nsls.cjs where it has no launcher), in the
@@ -21,8 +27,15 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const LOAD = arg('load', 2000);
+const loadsAt = process.argv.indexOf('--loads');
+const LOADS = (
+  loadsAt > 0 ? process.argv[loadsAt + 1] : String(arg('load', 0) || '2000,5000,10000,20000')
+)
+  .split(',')
+  .map(Number);
 const RUNS = arg('runs', 11);
+const runsAt = (load) => (load >= 10000 ? 3 : load >= 5000 ? 5 : RUNS);
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const compareAt = process.argv.indexOf('--compare');
 const COMPARE = compareAt > 0 ? process.argv[compareAt + 1] : undefined;
 const devnull = openSync('/dev/null', 'w');
@@ -38,11 +51,19 @@ const compared =
 if (compared) commands['compared'] = [compared, []];
 const tools = ['lsns', 'ts-nsls', ...(COMPARE ? ['compared'] : [])];
 
+/** One run: wall ms, and where GNU time is there CPU ms (user+sys) and peak RSS KiB. */
 function time([cmd, args]) {
+  const argv = GNU_TIME ? [GNU_TIME, '-f', '%U %S %M', cmd, ...args] : [cmd, ...args];
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', devnull, 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const r = spawnSync(argv[0], argv.slice(1), {
+    stdio: ['ignore', devnull, 'pipe'],
+    encoding: 'utf8',
+  });
+  const wall = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  if (!GNU_TIME) return { wall };
+  const [user, sys, rss] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+  return { wall, cpu: (user + sys) * 1000, rss };
 }
 
 const median = (xs) => {
@@ -50,23 +71,47 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Runs the commands in turn, RUNS rounds (after one warm-up round), and returns medians in ms. */
-function measure(names) {
+/** Runs the commands in turn, runs rounds (after one warm-up round); medians of each figure. */
+function measure(names, runs = RUNS) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (const n of names) time(commands[n]);
-  for (let i = 0; i < RUNS; i++) for (const n of names) samples[n].push(time(commands[n]));
-  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+  for (let i = 0; i < runs; i++) for (const n of names) samples[n].push(time(commands[n]));
+  const of = (n, key) =>
+    samples[n][0][key] === undefined ? undefined : median(samples[n].map((x) => x[key]));
+  return Object.fromEntries(
+    names.map((n) => [n, { wall: of(n, 'wall'), cpu: of(n, 'cpu'), rss: of(n, 'rss') }]),
+  );
 }
 
-let group; // the process group of the load, killed as a whole
+const groups = []; // the process groups of the load, each killed as a whole
 function cleanup() {
-  if (group === undefined) return;
-  try {
-    process.kill(-group, 'SIGKILL');
-  } catch {
-    /* gone already */
+  for (const group of groups.splice(0)) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
   }
-  group = undefined;
+}
+
+/** Adds n processes of the load, each `unshare -ui sleep` in its own uts and ipc namespaces. */
+async function addLoad(n, total) {
+  const shells = 8;
+  for (let k = 0; k < shells; k++) {
+    const share = Math.floor(n / shells) + (k < n % shells ? 1 : 0);
+    const child = spawn(
+      'sh',
+      ['-c', `i=0; while [ $i -lt ${share} ]; do unshare -ui sleep 3600 & i=$((i+1)); done; wait`],
+      { detached: true, stdio: 'ignore' },
+    );
+    groups.push(child.pid);
+  }
+  const start = Date.now();
+  while (countLoad() < total) {
+    if (Date.now() - start > 120_000) throw new Error('the load did not come up within 2 minutes');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return Date.now() - start;
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
@@ -77,32 +122,30 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 
 async function main() {
   const rows = [];
-  const normal = measure([...tools, 'node -e 0']);
-  rows.push(['normal', normal]);
-
-  // one shell forks the load; every process is in the shell's process group
-  const child = spawn(
-    'sh',
-    ['-c', `i=0; while [ $i -lt ${LOAD} ]; do unshare -ui sleep 3600 & i=$((i+1)); done; wait`],
-    { detached: true, stdio: 'ignore' },
-  );
-  group = child.pid;
-  const start = Date.now();
-  while (countLoad() < LOAD) {
-    if (Date.now() - start > 120_000) throw new Error('the load did not come up within 2 minutes');
-    await new Promise((r) => setTimeout(r, 200));
+  rows.push(['normal', measure([...tools, 'node -e 0'])]);
+  let total = 0;
+  for (const load of LOADS) {
+    const added = load - total;
+    const ms = await addLoad(added, load);
+    total = load;
+    console.error(
+      `bench-nsls: +${load} processes up (${added} more in ${(ms / 1000).toFixed(1)} s)`,
+    );
+    rows.push([`+${load} uts+ipc`, measure(tools, runsAt(load))]);
   }
-  const heavy = measure(tools);
-  rows.push([`+${LOAD} uts+ipc`, heavy]);
   cleanup();
 
-  console.log('load            command       median ms   ratio to lsns');
+  const f = (v, d = 1) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
+  console.log('\n| load | command | wall ms | x lsns | CPU ms | x lsns | peak RSS MiB |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [load, m] of rows)
-    for (const [name, ms] of Object.entries(m))
+    for (const [name, v] of Object.entries(m))
       console.log(
-        `${load.padEnd(15)} ${name.padEnd(12)} ${ms.toFixed(1).padStart(10)}   ${(ms / m.lsns).toFixed(2).padStart(12)}`,
+        `| ${load} | ${name} | ${f(v.wall)} | ${f(v.wall / m.lsns.wall, 2)} | ${f(v.cpu, 0)} | ${f(v.cpu / m.lsns.cpu, 2)} | ${f(v.rss / 1024)} |`,
       );
-  console.log(`(${RUNS} interleaved runs each, after one warm-up; stdout to /dev/null)`);
+  console.log(
+    `(interleaved runs, medians: ${RUNS} at the normal load and 2,000, 5 at 5,000, 3 at 10,000 and more; stdout to /dev/null)`,
+  );
   if (compared) console.log(`(compared: ${compared})`);
 }
 
@@ -116,7 +159,8 @@ function countLoad() {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       const close = stat.lastIndexOf(')');
       const f = stat.slice(close + 2).split(' ');
-      if (Number(f[2]) === group && stat.slice(stat.indexOf('(') + 1, close) === 'sleep') n++;
+      if (groups.includes(Number(f[2])) && stat.slice(stat.indexOf('(') + 1, close) === 'sleep')
+        n++;
     } catch {
       /* gone */
     }
