@@ -1,4 +1,5 @@
-// Runs the node:test files under the given folders (TypeScript, through tsx).
+// Runs the node:test files under the given folders, or the files given
+// (TypeScript, through tsx).
 //
 // --world: as root, test files that list the machine's processes (ts-nsls
 // against lsns) run in a world of their own: a new PID namespace with its own
@@ -19,10 +20,12 @@ const args = process.argv.slice(2);
 const world = args.includes('--world');
 const dirs = args.filter((a) => a !== '--world');
 const files = dirs.flatMap((d) =>
-  (existsSync(d) ? readdirSync(d) : [])
-    .filter((f) => f.endsWith('.test.ts'))
-    .sort()
-    .map((f) => join(d, f)),
+  d.endsWith('.test.ts')
+    ? [d]
+    : (existsSync(d) ? readdirSync(d) : [])
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => join(d, f)),
 );
 if (files.length === 0) {
   console.error(`run-tests: no test files in ${dirs.join(' ')}`);

@@ -79,11 +79,7 @@ try {
   const e2e = spawnSync(
     process.execPath,
     [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      '--test',
-      '--test-concurrency=1',
+      join(root, 'scripts', 'run-tests.mjs'),
       join(root, 'test', 'runner.test.ts'),
       join(root, 'test', 'inheritance.test.ts'),
     ],

@@ -147,7 +147,6 @@ function stdioOf(options: NsSpawnOptions): StdioOne[] {
 function prepare(command: string, args: readonly string[], o: NsSpawnOptions): Prepared {
   const steps: Step[] = [];
   const theirs: number[] = [];
-  const opened = theirs;
   const ours = [-1, -1, -1];
   const bound: string[] = [];
   const cleanup = () => {
@@ -160,7 +159,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
     if (o.join && typeof o.join.pid === 'number') {
       const target = o.join as { pid: number; namespaces?: NamespaceType[] };
       const pidfd = pidfdOpen(target.pid);
-      opened.push(pidfd);
+      theirs.push(pidfd);
       // by default every namespace of the target that is not ours already (as nsenter -a)
       const types =
         target.namespaces ??
@@ -179,7 +178,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
         const file = (o.join as Partial<Record<NamespaceType, string>>)[ns.type];
         if (!file) continue;
         const fd = openSync(file, 'r');
-        opened.push(fd);
+        theirs.push(fd);
         join |= ns.flag;
         steps.push({ op: 'setns', fd, nstype: ns.flag, what: `setns into ${file} failed` });
       }
@@ -220,7 +219,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
     }
     if (o.killChild) {
       const parent = pidfdOpen(process.pid);
-      opened.push(parent);
+      theirs.push(parent);
       const signal = signalNumber(
         o.killChild === true ? undefined : o.killChild,
         constants.signals.SIGKILL,
