@@ -301,12 +301,14 @@ int main(int argc, char **argv, char **envp) {
   nodeenv[k++] = recordvar;
   nodeenv[k] = NULL;
 
-  /* Node argv: node [--v8-pool-size=1] BUNDLE ARGS...; the tool reads the exact bytes from the record. */
-  char **nodeargv = calloc(argc + 3, sizeof *nodeargv);
+  /* Node argv: node --preserve-symlinks-main [--v8-pool-size=1] BUNDLE ARGS...; the tool reads the exact bytes from the record. */
+  char **nodeargv = calloc(argc + 4, sizeof *nodeargv);
   if (!nodeargv)
     die("cannot record the caller's state", ENOMEM);
   int j = 0;
   nodeargv[j++] = "node";
+  /* BUNDLE is already a real path (find_self): spare Node its lstat of every component. */
+  nodeargv[j++] = "--preserve-symlinks-main";
   if (small_pool)
     nodeargv[j++] = "--v8-pool-size=1";
   nodeargv[j++] = bundle;

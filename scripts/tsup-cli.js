@@ -21,7 +21,7 @@ export function cliConfig(name) {
     splitting: false,
     minify: true,
     external: ['koffi'],
-    noExternal: [/^@ns\//, 'yargs-parser'],
+    noExternal: [/^@ns\//],
     esbuildOptions(options) {
       options.conditions = ['source'];
     },

@@ -2,7 +2,7 @@
  * How every tool starts and ends: one line on stderr for a failure, the
  * util-linux exit status, never a stack trace, and quiet on a closed pipe.
  */
-import * as fs from 'node:fs';
+import { writeSync } from 'node:fs';
 import { strerror } from '@ns/syscalls';
 import { UsageError } from './options.js';
 
@@ -58,7 +58,7 @@ export function writeOut(text: string): void {
   const buf = Buffer.from(text);
   for (let off = 0; off < buf.length;) {
     try {
-      off += fs.writeSync(1, buf, off);
+      off += writeSync(1, buf, off);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') process.exit(0);

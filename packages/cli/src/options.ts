@@ -5,10 +5,10 @@
  * options bundle (-fp), a required argument may be attached or the next word,
  * an optional argument only attached (-n/path, --net=path), long options may
  * be abbreviated to a unique prefix, and options stop at the first non-option
- * or at '--'. The tokenizer normalizes argv to --name=value words that
- * yargs-parser then turns into an object with the table's types.
+ * or at '--'. The tokenizer reads argv into (option, value) pairs, which is
+ * all an option object needs: a second parser (yargs-parser did this once)
+ * cost every start about a millisecond for nothing.
  */
-import yargsParser from 'yargs-parser';
 
 export type ArgKind = 'none' | 'required' | 'optional';
 
@@ -88,11 +88,14 @@ const FINAL = new Set(['help', 'version']);
  * rest. Each value is checked as it is read; --help and --version end the
  * parse there, so a bad option after them is never looked at.
  */
-export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]; rest: string[] } {
-  const words: string[] = [];
+export function tokenize(
+  specs: OptionSpec[],
+  argv: string[],
+): { given: [OptionSpec, string | undefined][]; rest: string[] } {
+  const given: [OptionSpec, string | undefined][] = [];
   const take = (spec: OptionSpec, value: string | undefined): boolean => {
     spec.check?.(value);
-    words.push(value === undefined ? `--${spec.name}` : `--${spec.name}=${value}`);
+    given.push([spec, value]);
     return FINAL.has(spec.name);
   };
   let i = 0;
@@ -114,7 +117,7 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
           throw new UsageError(`option '--${spec.name}' requires an argument`);
         value = argv[++i];
       }
-      if (take(spec, value)) return { words, rest: [] };
+      if (take(spec, value)) return { given, rest: [] };
       continue;
     }
     if (word.startsWith('-') && word.length > 1) {
@@ -126,7 +129,7 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
         const kind = spec.shortArg ?? spec.arg;
         let value: string | undefined;
         if (kind === 'none') {
-          if (take(spec, undefined)) return { words, rest: [] };
+          if (take(spec, undefined)) return { given, rest: [] };
           continue;
         }
         if (attached) value = attached;
@@ -135,14 +138,14 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
             throw new UsageError(`option requires an argument -- '${letter}'`);
           value = argv[++i];
         }
-        if (take(spec, value)) return { words, rest: [] };
+        if (take(spec, value)) return { given, rest: [] };
         break;
       }
       continue;
     }
     break; // the first non-option: the program
   }
-  return { words, rest: argv.slice(i) };
+  return { given, rest: argv.slice(i) };
 }
 
 /**
@@ -150,33 +153,18 @@ export function tokenize(specs: OptionSpec[], argv: string[]): { words: string[]
  * UTF-8 for the options, and the program's words are also kept raw.
  */
 export function parseArgs(specs: OptionSpec[], argv: readonly (string | Buffer)[]): ParsedArgs {
-  const { words, rest } = tokenize(specs, argv.map(String));
+  const { given, rest } = tokenize(specs, argv.map(String));
   const rawRest = argv.slice(argv.length - rest.length);
-  const flags = specs.filter((s) => s.arg === 'none').map((s) => s.name);
-  const parsed = yargsParser(words, {
-    boolean: flags,
-    string: specs.filter((s) => s.arg !== 'none').map((s) => s.name),
-    array: specs.filter((s) => s.repeat).map((s) => s.name),
-    configuration: {
-      'camel-case-expansion': false,
-      'dot-notation': false,
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'boolean-negation': false,
-      'duplicate-arguments-array': true,
-      'greedy-arrays': false,
-      'short-option-groups': false,
-    },
-  });
   const options: Record<string, OptionValue> = {};
-  for (const s of specs) {
-    let v = parsed[s.name];
-    // Given more than once: the last one counts, unless the option collects.
-    if (Array.isArray(v) && !s.repeat) v = v[v.length - 1];
-    if (v === undefined || (s.arg === 'none' && v === false)) continue;
-    options[s.name] = v as OptionValue;
+  for (const [spec, value] of given) {
+    // a flag is true; an optional argument not given is ''
+    const v = spec.arg === 'none' ? true : (value ?? '');
+    // given more than once: the last one counts, unless the option collects
+    if (spec.repeat)
+      options[spec.name] = [...((options[spec.name] as string[]) ?? []), v as string];
+    else options[spec.name] = v;
   }
-  const order = words.map((w) => w.slice(2).split('=', 1)[0]);
+  const order = given.map(([spec]) => spec.name);
   return { options, order, rest, rawRest };
 }
 

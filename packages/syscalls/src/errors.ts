@@ -1,13 +1,17 @@
-import { constants } from 'node:os';
 import { getLibc } from './native.js';
 import type { Step } from './steps.js';
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, num]) => [num, name]),
-);
+/**
+ * errno names and numbers, from node:os on first use: a tool that never
+ * fails need not load that module (a few tenths of a millisecond of start).
+ */
+const errnoNumbers = () =>
+  process.getBuiltinModule('node:os').constants.errno as Record<string, number>;
+let errnoNames: Map<number, string> | undefined;
 
 /** The errno's symbolic name, e.g. 'EPERM'. */
 export function errnoName(errno: number): string {
+  errnoNames ??= new Map(Object.entries(errnoNumbers()).map(([name, num]) => [num, name]));
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
@@ -18,7 +22,7 @@ export function strerror(errno: number): string {
 
 /** The number of an errno name, e.g. 2 for 'ENOENT' (0 if unknown). */
 export function errnoOf(name: string): number {
-  return (constants.errno as Record<string, number>)[name] ?? 0;
+  return errnoNumbers()[name] ?? 0;
 }
 
 /**

@@ -5,8 +5,7 @@
  * seen from ours (rtnetlink RTM_GETNSID). koffi is loaded on first use only.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { getLibc } from './native.js';
+import { getKoffi, getLibc } from './native.js';
 import { namespaceByFlag, type NamespaceType } from './namespaces.js';
 import {
   NS_GET_NSTYPE,
@@ -128,10 +127,7 @@ let netlinkLib: NetlinkLib | undefined;
 
 function netlink(): NetlinkLib {
   if (netlinkLib) return netlinkLib;
-  const koffi = createRequire(import.meta.url)('koffi') as {
-    load(p: string): { func(d: string): (...a: unknown[]) => number };
-  };
-  const lib = koffi.load('libc.so.6');
+  const lib = getKoffi().load('libc.so.6');
   return (netlinkLib = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),

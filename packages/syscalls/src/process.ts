@@ -6,8 +6,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { constants } from 'node:os';
 import {
   MNT_DETACH,
   MS_BIND,
@@ -87,10 +85,12 @@ export interface NsSpawnOptions {
   killChild?: boolean | NodeJS.Signals;
 }
 
+/** Node's signal numbers (node:os, loaded on first use, not at start-up). */
+const signals = () => process.getBuiltinModule('node:os').constants.signals;
 const signalNumber = (s: NodeJS.Signals | number | undefined, fallback: number): number =>
-  s === undefined ? fallback : typeof s === 'number' ? s : constants.signals[s];
+  s === undefined ? fallback : typeof s === 'number' ? s : signals()[s];
 const signalName = (n: number): NodeJS.Signals | null =>
-  (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
+  (Object.entries(signals()).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 
 type Fn = (...args: unknown[]) => number;
 let libc: { pipe2: Fn; waitpid: Fn; poll: Fn } | undefined;
@@ -222,7 +222,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
       theirs.push(parent);
       const signal = signalNumber(
         o.killChild === true ? undefined : o.killChild,
-        constants.signals.SIGKILL,
+        signals().SIGKILL,
       );
       steps.push({ op: 'pdeathsig', signal, parentPidfd: parent, what: 'prctl failed' });
     }
@@ -336,11 +336,9 @@ function spawnError(command: string, args: readonly string[], e: unknown): Error
 
 /** child_process and net, loaded on first spawn(): a tool that only lists namespaces never pays for them. */
 function nodeModules() {
-  const require = createRequire(import.meta.url);
   return {
-    ChildProcess: (require('node:child_process') as typeof import('node:child_process'))
-      .ChildProcess,
-    Socket: (require('node:net') as typeof import('node:net')).Socket,
+    ChildProcess: process.getBuiltinModule('node:child_process').ChildProcess,
+    Socket: process.getBuiltinModule('node:net').Socket,
   };
 }
 
@@ -408,14 +406,14 @@ export function spawn(
   cp.kill = (signal?: NodeJS.Signals | number) => {
     if (exited) return false;
     try {
-      process.kill(pid, signalNumber(signal, constants.signals.SIGTERM));
+      process.kill(pid, signalNumber(signal, signals().SIGTERM));
       (cp as { killed: boolean }).killed = true;
       return true;
     } catch {
       return false;
     }
   };
-  const killSignal = signalNumber(options.killSignal, constants.signals.SIGTERM);
+  const killSignal = signalNumber(options.killSignal, signals().SIGTERM);
   const timer = options.timeout
     ? setTimeout(() => cp.kill(killSignal), options.timeout)
     : undefined;
@@ -517,7 +515,7 @@ export function spawnSync(
     const wait = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
     const n = calls().poll(pfd, fds.length, wait);
     if (n === 0 && !killed) {
-      process.kill(result.pid, signalNumber(options.killSignal, constants.signals.SIGTERM));
+      process.kill(result.pid, signalNumber(options.killSignal, signals().SIGTERM));
       killed = true;
       result.error = Object.assign(new Error(`spawnSync ${command} ETIMEDOUT`), {
         code: 'ETIMEDOUT',

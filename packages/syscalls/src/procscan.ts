@@ -11,7 +11,6 @@
  *
  * Works in worker threads too (each thread loads its own bindings).
  */
-import { release } from 'node:os';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import { getKoffi } from './native.js';
 
@@ -109,10 +108,10 @@ const fdName = (fd: number) =>
  * Since Linux 6.2 the size of /proc/PID/fd is its number of descriptors, so
  * a statx can tell whether a list is complete (on older kernels it is 0).
  */
-const FD_COUNT_IN_SIZE = (() => {
-  const m = /^(\d+)\.(\d+)/.exec(release());
+function fdCountInSize(): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(process.getBuiltinModule('node:os').release());
   return !!m && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 2));
-})();
+}
 
 /** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
 export type HeldFd =
@@ -284,7 +283,7 @@ export class ProcScanner {
    */
   private template: { pid: number; pidfd: number; fds: number[] } | undefined;
   /** kcmp and pidfds are there (x86_64, and the kernel has them) */
-  private canCompare = process.arch === 'x64' && FD_COUNT_IN_SIZE;
+  private canCompare = process.arch === 'x64' && fdCountInSize();
 
   /**
    * heldFds(pid) by comparison with the template, or undefined when that

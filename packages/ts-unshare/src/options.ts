@@ -8,7 +8,7 @@ import {
   parsePropagation,
   parseSetgroups,
 } from './plan.js';
-import { parseSignal, SIGNAL_NAMES } from './signals.js';
+import { parseSignal, signalNames } from './signals.js';
 
 const ns = (short: string, name: string, desc: string): OptionSpec => ({
   name,
@@ -177,7 +177,9 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'fork', short: 'f', arg: 'none', group: 4, desc: 'fork before launching <program>' },
   {
     name: 'kill-child',
-    complete: SIGNAL_NAMES,
+    get complete() {
+      return signalNames();
+    },
     check: (v) => void (v !== undefined && parseSignal(v)),
     arg: 'optional',
     argName: '<signame>',

@@ -16,7 +16,6 @@ import {
   type Step,
 } from '@ns/syscalls';
 import { ToolError } from '@ns/cli';
-import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { mapText, type IdRange } from './idmap.js';
 import type { ParentWork, Plan } from './plan.js';
@@ -66,9 +65,7 @@ function unbindAll(targets: string[]): void {
 function runIdmapHelper(helper: string, pid: number, ranges: IdRange[]): void {
   const args = [String(pid), ...ranges.flatMap((r) => [r.inner, r.outer, r.count].map(String))];
   // child_process is loaded here only: the common path should not pay for it.
-  const { spawnSync } = createRequire(import.meta.url)(
-    'node:child_process',
-  ) as typeof import('node:child_process');
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   const result = spawnSync(helper, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error) {
     const errno = Math.abs((result.error as NodeJS.ErrnoException).errno ?? 2);

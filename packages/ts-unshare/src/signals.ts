@@ -1,16 +1,20 @@
 /** Signal names as util-linux accepts them: any case, optional SIG prefix, RTMIN+n, RTMAX-n. */
 import { ToolError } from '@ns/cli';
-import { constants } from 'node:os';
+
+/** Node's signal table (node:os, loaded only when a signal is named: start-up does not pay for it). */
+const signalTable = () =>
+  process.getBuiltinModule('node:os').constants.signals as Record<string, number>;
 
 /** The names --kill-child offers on TAB. */
-export const SIGNAL_NAMES = Object.keys(constants.signals).filter((s) => s !== 'SIGUNUSED');
+export const signalNames = (): string[] =>
+  Object.keys(signalTable()).filter((s) => s !== 'SIGUNUSED');
 
 const SIGRTMIN = 34; // glibc's, which reserves the kernel's first two
 const SIGRTMAX = 64;
 
 export function parseSignal(text: string): number {
   const name = text.toUpperCase().replace(/^SIG/, '');
-  const signals = constants.signals as Record<string, number>;
+  const signals = signalTable();
   if (`SIG${name}` in signals && name !== 'UNUSED') return signals[`SIG${name}`];
   const rt = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
   if (rt) {

@@ -30,16 +30,16 @@
  * which then overlaps the main thread's own start.
  */
 import { readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import {
-  MessageChannel,
-  Worker,
-  receiveMessageOnPort,
-  workerData,
-  type MessagePort,
-} from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { NS_GONE, ProcScanner, type HeldFd } from '../procscan.js';
 import { TYPES } from './types.js';
+
+/**
+ * node:worker_threads, loaded when first needed: it brings node:stream with
+ * it (some 2.5 ms), which ts-unshare, ts-nsenter and a quiet machine's scan
+ * never use.
+ */
+const threads = () => process.getBuiltinModule('node:worker_threads');
 
 /** Tasks per claim: a few milliseconds of work, small enough for an even split. */
 const CHUNK = 32;
@@ -248,7 +248,8 @@ export function serveScans(): void {
   // process-wide; it is set here, once the worker has booted, because V8
   // refuses Node's code cache under changed flags, and a worker started
   // after the change compiles Node's internals from source (twice the boot).
-  createRequire(import.meta.url)('node:v8').setFlagsFromString('--no-turbofan');
+  process.getBuiltinModule('node:v8').setFlagsFromString('--no-turbofan');
+  const { workerData, receiveMessageOnPort } = threads();
   const { go, port } = workerData as WorkerData;
   const word = new Int32Array(go);
   Atomics.wait(word, 0, 0);
@@ -276,6 +277,7 @@ const workerMode = () => process.env.TS_NSLS_WORKER;
 function spawnWorker(): ScanWorker {
   if (worker) return worker;
   const go = new SharedArrayBuffer(4);
+  const { MessageChannel, Worker } = threads();
   const channel = new MessageChannel();
   const data: WorkerData = { go, port: channel.port2 };
   // from source (tsx) the worker is the .ts file next to this one
@@ -413,7 +415,7 @@ export function scanTasks(
   // a worker that has not started yet need not: it finds the scan over and ends
   Atomics.store(ctl, STATE, 2);
   Atomics.notify(ctl, STATE);
-  for (let m; port && (m = receiveMessageOnPort(port));) take(m.message as Chunk);
+  for (let m; port && (m = threads().receiveMessageOnPort(port));) take(m.message as Chunk);
   port?.close();
   if (error) throw new Error(error);
   return out;
