@@ -1,8 +1,9 @@
 /*
- * The step runner's own test, built with -fsanitize=address,undefined by
+ * The native code's own test, built with -fsanitize=address,undefined by
  * scripts/test-native.mjs: a fuzz of the program checker (random, truncated
- * and corrupted programs are refused, never read out of bounds), and real
- * runs of nsrun_clone whose children are waited for.
+ * and corrupted programs are refused, never read out of bounds), real runs
+ * of nsrun_clone whose children are waited for, and the batched /proc reader
+ * (procscan.c) against readlink and against itself in several threads.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -11,9 +12,11 @@
 static sigset_t mask_at_clone;
 #define NSRUN_AT_CLONE() sigprocmask(SIG_SETMASK, NULL, &mask_at_clone)
 #include "nsrun.c"
+#include "procscan.c"
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -229,8 +232,81 @@ static void clone3_refused(void) {
   EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "with clone3 refused: status %#x", status);
 }
 
+/*
+ * procscan: a child holding a namespace by descriptor (its own uts link) and
+ * a socket, scanned among this process's own tasks by nsscan in 1 and 3
+ * threads: links as readlink shows them, the same records, and COMMANDs that
+ * do not fit a thread's share of the buffer left for the caller (-2).
+ */
+static void procscan(void) {
+  int sv[2];
+  EXPECT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: %s", strerror(errno));
+  int nsfd = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+  EXPECT(nsfd >= 0, "open ns/uts: %s", strerror(errno));
+  pid_t child = fork();
+  if (child == 0) {
+    close(sv[1]);
+    pause();
+    _exit(0);
+  }
+  close(nsfd);
+  close(sv[0]);
+  close(sv[1]);
+  /* this process, the child, the child again, a PID that does not exist; 200 tasks in all */
+  enum { N = 200 };
+  static int32_t tasks[2 * N];
+  for (int i = 0; i < N; i++)
+    tasks[2 * i] = tasks[2 * i + 1] = i % 4 == 3 ? 0x3fffffff : i % 4 == 0 ? getpid() : child;
+  const char names[] = "mnt\0net\0pid\0uts\0ipc\0user\0cgroup\0time";
+  char expected[64];
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/uts", child);
+  ssize_t len = readlink(path, expected, sizeof expected);
+  EXPECT(len > 0, "readlink %s: %s", path, strerror(errno));
+  double uts = bracket_number(expected, len);
+  for (int lanes = 1; lanes <= 3; lanes += 2) {
+    static double ns[N * 8], ppid[N], uid[N], rec[64 * NSSCAN_REC];
+    static uint8_t alive[N];
+    static int32_t cmdoff[N], cmdlen[N];
+    static char cmd[8192 + 100];
+    int32_t nrec = -1;
+    int r = nsscan(tasks, N, names, 8, 0xff, ns, alive, ppid, uid, cmd, sizeof cmd, cmdoff, cmdlen,
+                   rec, 64, &nrec, lanes);
+    /* the child's two descriptors (a socket and the uts namespace), for each of its 100 tasks: more than fit */
+    EXPECT(r == 1 && nrec <= 64, "nsscan in %d threads: %d, %d records", lanes, r, nrec);
+    int unread = 0;
+    for (int i = 0; i < N; i++) {
+      int gone = i % 4 == 3;
+      EXPECT(alive[i] == !gone, "task %d alive %d", i, alive[i]);
+      if (!gone)
+        EXPECT(ns[i * 8 + 3] == uts, "task %d uts %.0f, readlink %.0f", i, ns[i * 8 + 3], uts);
+      if (!gone && i % 4 != 0)
+        EXPECT(ppid[i] == getpid(), "task %d ppid %.0f", i, ppid[i]);
+      if (cmdlen[i] == -2)
+        unread++;
+      else if (!gone)
+        EXPECT(cmdlen[i] > 0 && memmem(cmd + cmdoff[i], (size_t)cmdlen[i], "nsrun-test", 10),
+               "task %d command", i);
+    }
+    /* a thread's share holds a few COMMANDs at most: the rest is left for the caller */
+    EXPECT(unread > 0, "in %d threads no COMMAND was left unread", lanes);
+    int32_t got = 0;
+    static double all[256 * NSSCAN_REC];
+    int done = nsscan_fds(tasks, N, names, 8, all, 256, &got);
+    EXPECT(done == N && got == 200, "nsscan_fds: %d tasks, %d records", done, got);
+    for (int i = 0; i < got; i++) {
+      double *p = all + i * NSSCAN_REC;
+      EXPECT((int)p[0] % 4 != 0 && (int)p[0] % 4 != 3, "a record for task %.0f", p[0]);
+      EXPECT(p[2] == 9 || (p[2] == 3 && p[3] == uts), "record kind %.0f inode %.0f", p[2], p[3]);
+    }
+  }
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+}
+
 int main(void) {
   fuzz();
+  procscan();
   not_dumpable_into_user();
   if (geteuid() == 0) {
     runs();

@@ -1,4 +1,5 @@
-// Builds native/ into OUTDIR: libnsrun.so (loaded through koffi), ns-waiter,
+// Builds native/ into OUTDIR: libnsrun.so (loaded through koffi: the step
+// runner nsrun.c and the batched /proc reader procscan.c), ns-waiter,
 // and with --launcher NAME the tool's executable NAME (native/launcher.c).
 // The step opcodes come from native/steps.json, as a header generated for the
 // build (--header-only writes just that header into OUTDIR).
@@ -56,25 +57,27 @@ if (values['header-only']) {
 
 const nsrun = join(native, 'nsrun.c');
 const targets = [
-  [join(outdir, 'libnsrun.so'), nsrun, ['-shared', '-fPIC']],
+  [join(outdir, 'libnsrun.so'), [nsrun, join(native, 'procscan.c')], ['-shared', '-fPIC']],
   [join(outdir, 'ns-waiter'), nsrun, ['-DNSRUN_WAITER']],
 ];
 if (values.launcher) targets.push([join(outdir, values.launcher), join(native, 'launcher.c'), []]);
 
 const mtime = (f) => statSync(f).mtimeMs;
-const fresh = (out, source) => {
+const fresh = (out, sources) => {
   try {
     return (
-      mtime(out) >= Math.max(mtime(source), mtime(table), mtime(fileURLToPath(import.meta.url)))
+      mtime(out) >=
+      Math.max(...sources.map(mtime), mtime(table), mtime(fileURLToPath(import.meta.url)))
     );
   } catch {
     return false;
   }
 };
 for (const [out, source, extra] of targets) {
-  if (fresh(out, source)) continue;
+  const sources = [source].flat();
+  if (fresh(out, sources)) continue;
   try {
-    execFileSync(cc, [...flags, ...extra, '-o', out, source], { stdio: 'inherit' });
+    execFileSync(cc, [...flags, ...extra, '-o', out, ...sources], { stdio: 'inherit' });
   } catch {
     console.error(`build-native: ${cc} failed to build ${out}; a C compiler is required`);
     process.exit(1);

@@ -1,8 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // the scan worker thread's entry beside the library (scan/pool.ts loads dist/scan-worker.cjs)
-  entry: { index: 'src/index.ts', 'scan-worker': 'src/scan/scan-worker.ts' },
+  entry: { index: 'src/index.ts' },
   format: ['esm', 'cjs'],
   shims: true,
   dts: true,

@@ -46,4 +46,3 @@ export {
   type Scan,
   type ScanOptions,
 } from './scan/collect.js';
-export { startScanWorker } from './scan/pool.js';

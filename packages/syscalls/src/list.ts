@@ -1,7 +1,7 @@
 /**
  * listNamespaces(): the namespaces on this machine as records with the field
  * names and types of `ts-nsls -J` (and lsns -J). It runs the scan engine
- * ts-nsls itself is built on (scan/collect.ts, scan/pool.ts).
+ * ts-nsls itself is built on (scan/collect.ts, procscan.ts).
  */
 import { commandOf, scan, TYPES, uidOf, type NsType } from './scan/collect.js';
 import type { NamespaceType } from './namespaces.js';

@@ -23,7 +23,6 @@ import {
   connectRelations,
   ppidOf,
   scan,
-  startScanWorker,
   uidOf,
   userById,
   type LsnsType as NsType,
@@ -408,8 +407,5 @@ async function main(): Promise<void> {
   writeOut(printHuman(table, { noHeadings: noheadings, utf8, termWidth }));
 }
 
-// on a busy machine the scan worker boots while the main thread gets ready
-startScanWorker();
-// an explicit exit: ending by an empty event loop costs tens of ms more
-// (the scan worker, if any, is still being torn down)
+// an explicit exit: ending by an empty event loop costs more
 runMain(PROG, () => main().then(() => 0));

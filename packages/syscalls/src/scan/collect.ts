@@ -3,16 +3,16 @@
  * namespaces from readlink of /proc/PID/ns/TYPE, no ioctl needed), the lowest
  * member PID as representative; then (unless asked to behave like lsns 2.38)
  * namespaces held only by an open descriptor, only by a socket, or only by an
- * nsfs bind mount. The /proc reading is pool.ts' (two threads on a busy
- * machine, which then also read PPID, UID and COMMAND of every process; else
- * they are read when a row needs them). Kernel questions (parents, owners, socket
+ * nsfs bind mount. The /proc reading is native/procscan.c's through
+ * readTasks() (several threads for a large batch): links and descriptors of
+ * every process first, then PPID, UID and COMMAND of the processes the rows
+ * show, in a second batch. Kernel questions (parents, owners, socket
  * namespaces, netnsid) go to @ns/syscalls, and only when the output needs the
  * answer.
  */
 import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
-import { readProc, scanTasks, taskDir, threadScanner, type InfoWanted } from './pool.js';
 import { TYPES, type NsType } from './types.js';
-import type { HeldFd } from '../procscan.js';
+import { readTasks, type HeldFd } from '../procscan.js';
 
 export { TYPES, type NsType };
 
@@ -49,6 +49,13 @@ export interface Namespace {
   parentNs?: Namespace;
   ownerNs?: Namespace;
   outline?: unknown;
+}
+
+/** The details (of the processes shown) that the output wants. */
+export interface InfoWanted {
+  ppid: boolean;
+  uid: boolean;
+  command: boolean;
 }
 
 export interface ScanOptions {
@@ -107,7 +114,7 @@ export function nsfsMounts(): NsfsMount[] {
 /** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
 function listTasks(threads: boolean): number[] {
   const tasks: number[] = [];
-  for (const name of readProc()) {
+  for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
@@ -137,8 +144,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const tasks = listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
   detailsWanted = opt.details;
-  const found = scanTasks(Int32Array.from(tasks), mask, opt.processless, opt.details);
-  const info = found.info;
+  const found = readTasks(Int32Array.from(tasks), TYPES, mask, { fds: opt.processless });
 
   const T = TYPES.length;
   const procs = new Map<number, Proc>();
@@ -151,14 +157,9 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       tgid: tasks[2 * i + 1],
       ns: found.ns.subarray(i * T, i * T + T),
     };
-    if (info) {
-      if (opt.details.ppid) p.ppidCache = info.ppid[i];
-      if (opt.details.uid) p.uidCache = info.uid[i];
-      if (opt.details.command) p.commandCache = { text: info.command[i] };
-    }
     list.push(p);
     procs.set(p.pid, p);
-    const fds = found.held.get(i);
+    const fds = found.held?.get(i);
     if (fds) holders.push([p, fds]);
   }
 
@@ -207,6 +208,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   }
 
   const namespaces = [...byId.values()].sort((a, b) => a.id - b.id);
+  readShownDetails(namespaces);
   if (opt.relations || opt.netnsid || processless.some((n) => n.type === 'user')) {
     const s = await syscalls();
     const ids = opt.netnsid ? new s.NetnsIds() : undefined;
@@ -231,7 +233,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
 }
 
 /**
- * Namespaces held only by a descriptor (found by the pool's descriptor
+ * Namespaces held only by a descriptor (found by the descriptor
  * scan): nsfs descriptors show their type and inode in their link, an nsfs
  * file opened through a bind mount needs NS_GET_NSTYPE, and a socket's
  * network namespace needs pidfd_getfd and SIOCGSKNS. Each socket is asked
@@ -281,15 +283,31 @@ let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
  * A process that has gone shows PPID and UID 0, as lsns' failed reads do.
  */
 function readDetails(p: Proc, want: keyof InfoWanted): void {
-  const sc = threadScanner();
-  const open = sc.open(taskDir(p.pid, p.tgid));
-  if (p.ppidCache === undefined && (want === 'ppid' || detailsWanted.ppid))
-    p.ppidCache = open ? Math.max(0, sc.ppid(p.pid === p.tgid ? p.pid : undefined)) : 0;
-  if (p.uidCache === undefined && (want === 'uid' || detailsWanted.uid))
-    p.uidCache = open ? Math.max(0, sc.uid()) : 0;
-  if (p.commandCache === undefined && (want === 'command' || detailsWanted.command))
-    p.commandCache = { text: open ? sc.command() : undefined };
-  sc.close();
+  const r = readTasks(new Int32Array([p.pid, p.tgid]), TYPES, 0, {
+    ppid: p.ppidCache === undefined && (want === 'ppid' || detailsWanted.ppid),
+    uid: p.uidCache === undefined && (want === 'uid' || detailsWanted.uid),
+    command: p.commandCache === undefined && (want === 'command' || detailsWanted.command),
+  });
+  if (r.ppid) p.ppidCache = r.ppid[0];
+  if (r.uid) p.uidCache = r.uid[0];
+  if (r.command) p.commandCache = { text: r.command[0] };
+}
+
+/**
+ * The details the output wants of the processes the rows show (each
+ * namespace's lowest PID), read in one batch before the rows ask for them.
+ */
+function readShownDetails(namespaces: Namespace[]): void {
+  if (!detailsWanted.ppid && !detailsWanted.uid && !detailsWanted.command) return;
+  const shown = [...new Set(namespaces.flatMap((ns) => (ns.proc ? [ns.proc] : [])))];
+  const tasks = new Int32Array(2 * shown.length);
+  shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
+  const r = readTasks(tasks, TYPES, 0, detailsWanted);
+  shown.forEach((p, k) => {
+    if (r.ppid) p.ppidCache = r.ppid[k];
+    if (r.uid) p.uidCache = r.uid[k];
+    if (r.command) p.commandCache = { text: r.command[k] };
+  });
 }
 
 /** PPID (0 when gone); lsns reads it for every process, we for those shown. */
