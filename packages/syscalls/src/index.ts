@@ -36,6 +36,7 @@ export {
   TYPES as LSNS_TYPES,
   commandOf,
   connectRelations,
+  inodeOf,
   nsfsMounts,
   ppidOf,
   scan,

@@ -21,6 +21,7 @@ import {
   LSNS_TYPES as TYPES,
   commandOf,
   connectRelations,
+  inodeOf,
   ppidOf,
   scan,
   uidOf,
@@ -361,7 +362,12 @@ async function main(): Promise<void> {
     const shown = new Set<Proc>();
     const show = (p: Proc) => {
       const parent = s.procs.get(ppidOf(p));
-      if (tree === 'process' && parent && !shown.has(parent) && parent.ns[ti] === p.ns[ti])
+      if (
+        tree === 'process' &&
+        parent &&
+        !shown.has(parent) &&
+        inodeOf(s, parent, ti) === inodeOf(s, p, ti)
+      )
         show(parent);
       if (shown.has(p)) return;
       shown.add(p);
@@ -404,7 +410,7 @@ async function main(): Promise<void> {
   if (json) return writeOut(printJson(table, 'namespaces'));
   if (raw) return writeOut(printRaw(table, { noHeadings: noheadings, utf8 }));
   const termWidth = process.stdout.isTTY ? process.stdout.columns || 80 : undefined;
-  writeOut(printHuman(table, { noHeadings: noheadings, utf8, termWidth }));
+  printHuman(table, { noHeadings: noheadings, utf8, termWidth, write: writeOut });
 }
 
 // an explicit exit: ending by an empty event loop costs more

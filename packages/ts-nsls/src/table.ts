@@ -18,17 +18,23 @@ export interface OutColumn {
 export interface Row {
   /** undefined: an empty cell (null in JSON); arrays only for list-valued JSON cells */
   cells: (string | number[] | undefined)[];
+  /** the rows under it in a tree: shared and empty until one is added (a listing has thousands of rows) */
   children: Row[];
-  parent?: Row;
+  parent: Row | undefined;
 }
+
+const NO_CHILDREN: Row[] = [];
 
 export class Table {
   readonly rows: Row[] = [];
   constructor(readonly columns: OutColumn[]) {}
 
   add(cells: Row['cells'], parent?: Row): Row {
-    const row: Row = { cells, children: [], parent };
-    parent?.children.push(row);
+    const row: Row = { cells, children: NO_CHILDREN, parent };
+    if (parent) {
+      if (parent.children === NO_CHILDREN) parent.children = [];
+      parent.children.push(row);
+    }
     this.rows.push(row);
     return row;
   }
@@ -88,6 +94,12 @@ export interface PrintOptions {
   utf8: boolean;
   /** terminal width when stdout is a terminal and truncation is allowed */
   termWidth?: number;
+  /**
+   * where the text goes, some 64 KiB at a time (printHuman then returns ''):
+   * a listing of thousands of rows is never held whole, nor as the many
+   * small pieces it is joined from
+   */
+  write?: (text: string) => void;
 }
 
 const text = (v: Row['cells'][number]): string =>
@@ -210,6 +222,10 @@ export function printHuman(t: Table, o: PrintOptions): string {
     out += '\n';
   }
   for (let r = 0; r < rows.length; r++) {
+    if (o.write && out.length >= 65536) {
+      o.write(out);
+      out = '';
+    }
     for (let i = 0; i < C; i++)
       out += (i ? ' ' : '') + cell(first[r * C + i], widthOf[r * C + i], i);
     out += '\n';
@@ -223,7 +239,9 @@ export function printHuman(t: Table, o: PrintOptions): string {
       out += '\n';
     }
   }
-  return out;
+  if (!o.write) return out;
+  o.write(out);
+  return '';
 }
 
 /** Raw cells: blanks, backslashes, and every byte that is not printable ASCII as \xHH. */

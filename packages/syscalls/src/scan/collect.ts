@@ -20,14 +20,53 @@ export interface Proc {
   pid: number;
   /** the thread group (process) this task belongs to: pid itself unless --threads */
   tgid: number;
-  /** namespace inode per TYPES index, 0 when unknown (a view into the scan's results) */
-  ns: Float64Array;
+  /** its place in Scan.inodes */
+  index: number;
   /** the member of the namespaces this process is in, filled as rows are printed */
   outline?: unknown;
   ppidCache?: number;
   uidCache?: number;
-  /** COMMAND, once read (undefined inside: unreadable) */
-  commandCache?: { text: string | undefined };
+  /** COMMAND, once read (null: unreadable) */
+  commandCache?: string | null;
+}
+
+/*
+ * Every Proc and Namespace is made with the fields most of them get, set or
+ * not: objects of one shape keep their fields inline, where fields added
+ * later go to a separate store (tens of bytes per object, per row of a large
+ * listing).
+ */
+function newProc(pid: number, tgid: number, index: number): Proc {
+  return {
+    pid,
+    tgid,
+    index,
+    outline: undefined,
+    ppidCache: undefined,
+    uidCache: undefined,
+    commandCache: undefined,
+  };
+}
+
+function newNamespace(id: number, type: NsType, proc: Proc | undefined): Namespace {
+  return {
+    id,
+    type,
+    nprocs: proc ? 1 : 0,
+    proc,
+    // the size it needs: an empty array that grows starts with room for 17
+    procs: proc ? [proc] : [],
+    uidFallback: 0,
+    parentId: 0,
+    ownerId: 0,
+    outline: undefined,
+    // openPath, netnsid, ghost, parentNs and ownerNs: added to the few that have them
+  };
+}
+
+/** The inode of the namespace of type TYPES[t] that process p is in (0: not known). */
+export function inodeOf(s: Scan, p: Proc, t: number): number {
+  return s.inodes[p.index * TYPES.length + t];
 }
 
 export interface Namespace {
@@ -74,6 +113,8 @@ export interface ScanOptions {
 
 export interface Scan {
   procs: Map<number, Proc>;
+  /** TYPES.length namespace inodes per process (Proc.index), 0 when not known */
+  inodes: Float64Array;
   /** sorted by inode */
   namespaces: Namespace[];
   byId: Map<number, Namespace>;
@@ -152,11 +193,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const holders: [Proc, readonly HeldFd[]][] = [];
   for (let i = 0; i < tasks.length / 2; i++) {
     if (!found.alive[i]) continue;
-    const p: Proc = {
-      pid: tasks[2 * i],
-      tgid: tasks[2 * i + 1],
-      ns: found.ns.subarray(i * T, i * T + T),
-    };
+    const p = newProc(tasks[2 * i], tasks[2 * i + 1], i);
     list.push(p);
     procs.set(p.pid, p);
     const fds = found.held?.get(i);
@@ -168,16 +205,15 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
     // neighbours in PID order mostly share a namespace: ask the map only when it changes
     let last: Namespace | undefined;
     for (const p of list) {
-      const id = p.ns[i];
+      const id = found.ns[p.index * T + i];
       if (id === 0) continue;
       let ns = last?.id === id ? last : byId.get(id);
-      if (!ns) {
-        ns = { id, type: TYPES[i], nprocs: 0, procs: [], uidFallback: 0, parentId: 0, ownerId: 0 };
-        byId.set(id, ns);
+      if (!ns) byId.set(id, (ns = newNamespace(id, TYPES[i], p)));
+      else {
+        ns.procs.push(p);
+        ns.nprocs++;
+        if (ns.proc!.pid > p.pid) ns.proc = p;
       }
-      ns.procs.push(p);
-      ns.nprocs++;
-      if (!ns.proc || ns.proc.pid > p.pid) ns.proc = p;
       last = ns;
     }
   }
@@ -186,16 +222,8 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const processless: Namespace[] = [];
   const addProcessless = (type: string, id: number, openPath: string) => {
     if (byId.has(id) || !opt.types.has(type as NsType)) return;
-    const ns: Namespace = {
-      id,
-      type: type as NsType,
-      nprocs: 0,
-      procs: [],
-      openPath,
-      uidFallback: 0,
-      parentId: 0,
-      ownerId: 0,
-    };
+    const ns = newNamespace(id, type as NsType, undefined);
+    ns.openPath = openPath;
     byId.set(id, ns);
     processless.push(ns);
   };
@@ -229,7 +257,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       ids?.close();
     }
   }
-  return { procs, namespaces, byId, mounts };
+  return { procs, inodes: found.ns, namespaces, byId, mounts };
 }
 
 /**
@@ -290,7 +318,7 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
   });
   if (r.ppid) p.ppidCache = r.ppid[0];
   if (r.uid) p.uidCache = r.uid[0];
-  if (r.command) p.commandCache = { text: r.command[0] };
+  if (r.command) p.commandCache = r.command[0] ?? null;
 }
 
 /**
@@ -306,7 +334,7 @@ function readShownDetails(namespaces: Namespace[]): void {
   shown.forEach((p, k) => {
     if (r.ppid) p.ppidCache = r.ppid[k];
     if (r.uid) p.uidCache = r.uid[k];
-    if (r.command) p.commandCache = { text: r.command[k] };
+    if (r.command) p.commandCache = r.command[k] ?? null;
   });
 }
 
@@ -325,7 +353,7 @@ export function uidOf(p: Proc): number {
 /** COMMAND as lsns shows it: cmdline with NULs as blanks and the last byte dropped, else comm. */
 export function commandOf(p: Proc): string | undefined {
   if (p.commandCache === undefined) readDetails(p, 'command');
-  return p.commandCache!.text;
+  return p.commandCache ?? undefined;
 }
 
 /**
@@ -369,16 +397,11 @@ function ghostFor(
     let ns = s.byId.get(a.inode);
     const known = !!ns;
     if (!ns) {
-      ns = {
-        id: a.inode,
-        type,
-        nprocs: 0,
-        procs: [],
-        uidFallback: a.ownerUid,
-        parentId: a.parent,
-        ownerId: a.owner,
-        ghost: true,
-      };
+      ns = newNamespace(a.inode, type, undefined);
+      ns.uidFallback = a.ownerUid;
+      ns.parentId = a.parent;
+      ns.ownerId = a.owner;
+      ns.ghost = true;
       s.byId.set(ns.id, ns);
       s.namespaces.push(ns);
     }
