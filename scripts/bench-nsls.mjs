@@ -4,11 +4,15 @@
 // floor every Node tool pays), then with LOAD extra processes, each in its own
 // uts and ipc namespace. Whatever it starts it kills, also on error or Ctrl-C.
 //
-//   node scripts/bench-nsls.mjs [--loads 2000,5000,10000,20000] [--runs 11] [--compare DIR]
+//   node scripts/bench-nsls.mjs [--loads 2000,5000,10000,20000] [--busy 2000] [--runs 11]
+//                               [--compare DIR]
 //
 // Each load adds to the last: the extra processes are brought up by eight
 // shells at once, and all of them are killed at the end, on an error or on
 // Ctrl-C. At 5,000 and more the runs are fewer (the slowest take seconds).
+// At the loads given to --busy (2,000 unless told; 0 for none) the runs are
+// repeated with the second processor busy: a shell's busy loop runs beside
+// them, killed after.
 // Where GNU time is installed (/usr/bin/time), each run's CPU (user+sys) and
 // peak memory (RSS) are reported beside its wall time.
 //
@@ -33,6 +37,8 @@ const LOADS = (
 )
   .split(',')
   .map(Number);
+const busyAt = process.argv.indexOf('--busy');
+const BUSY = (busyAt > 0 ? process.argv[busyAt + 1] : '2000').split(',').map(Number);
 const RUNS = arg('runs', 11);
 const runsAt = (load) => (load >= 10000 ? 3 : load >= 5000 ? 5 : RUNS);
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
@@ -132,6 +138,14 @@ async function main() {
       `bench-nsls: +${load} processes up (${added} more in ${(ms / 1000).toFixed(1)} s)`,
     );
     rows.push([`+${load} uts+ipc`, measure(tools, runsAt(load))]);
+    if (BUSY.includes(load)) {
+      const hog = spawn('sh', ['-c', 'while :; do :; done'], { detached: true, stdio: 'ignore' });
+      groups.push(hog.pid);
+      await new Promise((r) => setTimeout(r, 200));
+      rows.push([`+${load} uts+ipc, a busy loop beside`, measure(tools, runsAt(load))]);
+      process.kill(-hog.pid, 'SIGKILL');
+      groups.splice(groups.indexOf(hog.pid), 1);
+    }
   }
   cleanup();
 

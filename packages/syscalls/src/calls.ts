@@ -14,6 +14,14 @@ function check(rc: number, what: string, syscall: string, path?: string): number
   return rc;
 }
 
+/**
+ * Whether fd is a terminal: isatty(3), where process.stdout.isTTY would
+ * first build Node's stdout stream (node:stream and its kin, some 6 ms).
+ */
+export function isTerminal(fd: number): boolean {
+  return getLibc().isatty(fd) === 1;
+}
+
 /** unshare(2) for the calling thread (CLONE_NEW* flags); throws NsError. */
 export function unshare(flags: number): void {
   check(getLibc().unshare(flags), 'unshare failed', 'unshare');

@@ -28,6 +28,7 @@ export interface Libc {
   kill: Fn;
   strerror: Fn;
   close: Fn;
+  isatty: Fn;
 }
 
 /** libnsrun.so: the step runner (native/nsrun.c). */
@@ -101,6 +102,7 @@ export function getLibc(): Libc {
     kill: lib.func('int kill(int pid, int sig)'),
     strerror: lib.func('const char *strerror(int errnum)'),
     close: lib.func('int close(int fd)'),
+    isatty: lib.func('int isatty(int fd)'),
   });
 }
 

@@ -22,6 +22,7 @@ import {
   commandOf,
   connectRelations,
   inodeOf,
+  isTerminal,
   ppidOf,
   scan,
   uidOf,
@@ -409,7 +410,7 @@ async function main(): Promise<void> {
   const utf8 = isUtf8();
   if (json) return writeOut(printJson(table, 'namespaces'));
   if (raw) return writeOut(printRaw(table, { noHeadings: noheadings, utf8 }));
-  const termWidth = process.stdout.isTTY ? process.stdout.columns || 80 : undefined;
+  const termWidth = isTerminal(1) ? process.stdout.columns || 80 : undefined;
   printHuman(table, { noHeadings: noheadings, utf8, termWidth, write: writeOut });
 }
 
