@@ -271,7 +271,7 @@ static void procscan(void) {
     static char cmd[8192 + 100];
     int32_t nrec = -1;
     int r = nsscan(tasks, N, names, 8, 0xff, ns, alive, ppid, uid, cmd, sizeof cmd, cmdoff, cmdlen,
-                   rec, 64, &nrec, lanes);
+                   NULL, rec, 64, &nrec, lanes);
     /* the child's two descriptors (a socket and the uts namespace), for each of its 100 tasks: more than fit */
     EXPECT(r == 1 && nrec <= 64, "nsscan in %d threads: %d, %d records", lanes, r, nrec);
     int unread = 0;
@@ -299,6 +299,22 @@ static void procscan(void) {
       EXPECT((int)p[0] % 4 != 0 && (int)p[0] % 4 != 3, "a record for task %.0f", p[0]);
       EXPECT(p[2] == 9 || (p[2] == 3 && p[3] == uts), "record kind %.0f inode %.0f", p[2], p[3]);
     }
+  }
+  /*
+   * Details only for the first task of a namespace in each thread: here
+   * every task is in the same namespaces, so one task per thread that got
+   * any work, and in one thread the first.
+   */
+  for (int lanes = 1; lanes <= 3; lanes += 2) {
+    static double ns[N * 8], uid[N];
+    static uint8_t alive[N], got[N];
+    int r = nsscan(tasks, N, names, 8, 0xff, ns, alive, NULL, uid, NULL, 0, NULL, NULL, got, NULL,
+                   0, NULL, lanes);
+    int n = 0;
+    for (int i = 0; i < N; i++)
+      n += got[i];
+    EXPECT(r == 0 && got[0] == 1 && n >= 1 && n <= lanes,
+           "first of a namespace in %d threads: %d, %d tasks read", lanes, r, n);
   }
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -148,6 +149,46 @@ static int read_command(int dir, char *out, int cap) {
 }
 
 /*
+ * The namespaces a thread has met, as a set of inodes (open addressing;
+ * 0 is never an inode): the first task of a namespace is the one whose
+ * details a listing may show.
+ */
+struct seen {
+  uint64_t *slot;
+  size_t size; /* a power of two, or 0 before the first insertion */
+  size_t used;
+};
+
+/* Adds inode v: 1 when it is new, 0 when it was there, -1 out of memory (taken as new). */
+static int seen_add(struct seen *s, uint64_t v) {
+  if (2 * (s->used + 1) > s->size) {
+    size_t size = s->size ? 2 * s->size : 1024;
+    uint64_t *slot = calloc(size, sizeof *slot);
+    if (!slot)
+      return -1;
+    for (size_t i = 0; i < s->size; i++)
+      if (s->slot[i])
+        for (size_t h = (s->slot[i] * 0x9e3779b97f4a7c15ull) & (size - 1);; h = (h + 1) & (size - 1))
+          if (!slot[h]) {
+            slot[h] = s->slot[i];
+            break;
+          }
+    free(s->slot);
+    s->slot = slot;
+    s->size = size;
+  }
+  for (size_t h = (v * 0x9e3779b97f4a7c15ull) & (s->size - 1);; h = (h + 1) & (s->size - 1)) {
+    if (s->slot[h] == v)
+      return 0;
+    if (!s->slot[h]) {
+      s->slot[h] = v;
+      s->used++;
+      return 1;
+    }
+  }
+}
+
+/*
  * nsscan_links: for each task k of tasks[0, n) (pid tasks[2k], its process
  * tasks[2k+1]), the inodes of the namespace links asked for (bit t of mask:
  * the type named names[t]) into ns[k*ntypes + t]: > 0, or 0 when the link
@@ -158,13 +199,16 @@ static int read_command(int dir, char *out, int cap) {
  * Given ppid, uid, or cmd with cmdoff and cmdlen (else NULL), also PPID and
  * UID (0 for a task that has gone, as lsns' failed reads show) and COMMAND:
  * its bytes are appended to cmd[0, cmdcap), cmdoff[k] and cmdlen[k] say
- * where (cmdlen -1: none). Returns the number of tasks done: fewer than n
- * when cmd is full (the caller goes on from there with a fresh buffer), or
- * -errno for an unexpected failure.
+ * where (cmdlen -1: none). Given seen, the details only of a task that is
+ * the first seen of one of its namespaces (got[k] = 1 where they were read).
+ * Returns the number of tasks done: fewer than n when cmd is full (the
+ * caller goes on from there with a fresh buffer), or -errno for an
+ * unexpected failure.
  */
 static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
                         double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd,
-                        int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen) {
+                        int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen, struct seen *seen,
+                        uint8_t *got) {
   struct types t;
   if (split_types(names, ntypes, &t) < 0)
     return -EINVAL;
@@ -176,6 +220,8 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
   for (int32_t k = 0; k < n; k++) {
     int32_t pid = tasks[2 * k], tgid = tasks[2 * k + 1];
     alive[k] = 0;
+    if (got)
+      got[k] = 0;
     for (int i = 0; i < ntypes; i++)
       ns[k * ntypes + i] = 0;
     if (ppid)
@@ -213,6 +259,16 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
     }
     if (asked == 0 || gone < asked)
       alive[k] = 1;
+    int first = !seen;
+    for (int i = 0; seen && i < ntypes; i++)
+      if (ns[k * ntypes + i] > 0 && seen_add(seen, (uint64_t)ns[k * ntypes + i]) != 0)
+        first = 1;
+    if (!first) {
+      close(dir);
+      continue;
+    }
+    if (got)
+      got[k] = 1;
     if (ppid) {
       double p = read_ppid(dir, pid == tgid ? pid : -1);
       ppid[k] = p < 0 ? 0 : p;
@@ -528,6 +584,7 @@ struct scan {
   uint8_t *alive;
   double *ppid, *uid; /* NULL: not wanted */
   char *cmd;          /* NULL: COMMAND not wanted */
+  uint8_t *got;       /* NULL: details of every task; else only of the first of a namespace */
   int32_t cmdcap;
   int32_t *cmdoff, *cmdlen;
   double *rec; /* NULL: no descriptors */
@@ -544,6 +601,7 @@ struct scan {
 struct lane {
   struct scan *s;
   int32_t base, end, used;
+  struct seen seen;
 };
 
 static void fail(struct scan *s, int err) {
@@ -565,7 +623,8 @@ static void links_chunk(struct lane *l, int32_t start, int32_t end) {
                          s->ns + (size_t)k * s->t.n, s->alive + k, s->ppid ? s->ppid + k : NULL,
                          s->uid ? s->uid + k : NULL, want_cmd && !full ? s->cmd + l->used : NULL,
                          l->end - l->used, want_cmd && !full ? s->cmdoff + k : NULL,
-                         want_cmd && !full ? s->cmdlen + k : NULL);
+                         want_cmd && !full ? s->cmdlen + k : NULL, s->got ? &l->seen : NULL,
+                         s->got ? s->got + k : NULL);
     if (r < 0) {
       fail(s, r);
       return;
@@ -628,12 +687,13 @@ static void drain(struct lane *l, int fds) {
 /* Lane number i: its share of the COMMAND buffer. Lane 0 (the caller) reads descriptors first. */
 static void run_lane(struct scan *s, int32_t i) {
   int32_t share = s->cmdcap / s->lanes;
-  struct lane l = {s, i * share, (i + 1) * share, i * share};
+  struct lane l = {s, i * share, (i + 1) * share, i * share, {NULL, 0, 0}};
   if (i == 0 && s->rec)
     drain(&l, 1);
   drain(&l, 0);
   if (i != 0 && s->rec)
     drain(&l, 1);
+  free(l.seen.slot);
 }
 
 static void *lane_thread(void *arg) {
@@ -649,7 +709,9 @@ static void *lane_thread(void *arg) {
 /*
  * nsscan: nsscan_links of every task of tasks[0, n), details included
  * (COMMANDs that did not fit their lane's share of cmd are left unread,
- * cmdlen -2: the caller reads them after), and given rec, the descriptors
+ * cmdlen -2: the caller reads them after; given got, details only of a task
+ * that is the first its thread meets of one of its namespaces, a superset
+ * of each namespace's lowest PID: got[k] says which), and given rec, the descriptors
  * of every process into rec[0, cap) (records as nsscan_fds writes them, in
  * no particular order between processes; *nrec of them), in up to `lanes`
  * threads: this one and lanes - 1 it starts (every signal blocked in them)
@@ -659,11 +721,12 @@ static void *lane_thread(void *arg) {
  */
 int nsscan(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
            double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd, int32_t cmdcap,
-           int32_t *cmdoff, int32_t *cmdlen, double *rec, int32_t cap, int32_t *nrec,
-           int32_t lanes) {
+           int32_t *cmdoff, int32_t *cmdlen, uint8_t *got, double *rec, int32_t cap,
+           int32_t *nrec, int32_t lanes) {
   struct scan s = {.tasks = tasks, .n = n, .mask = mask, .ns = ns, .alive = alive,
                    .ppid = ppid, .uid = uid, .cmd = cmdoff && cmdlen ? cmd : NULL,
-                   .cmdcap = cmdcap, .cmdoff = cmdoff, .cmdlen = cmdlen, .rec = rec, .cap = cap};
+                   .cmdcap = cmdcap, .cmdoff = cmdoff, .cmdlen = cmdlen, .got = got, .rec = rec,
+                   .cap = cap};
   if (split_types(names, ntypes, &s.t) < 0 || ntypes == 0)
     return -EINVAL;
   s.lanes = lanes < 1 ? 1 : lanes > MAX_LANES ? MAX_LANES : lanes;

@@ -28,7 +28,7 @@ function lib(): Bindings {
   return (bindings = {
     scan: so.func(
       'int nsscan(void *tasks, int32_t n, void *names, int32_t ntypes, uint32_t mask, void *ns, void *alive, ' +
-        'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, ' +
+        'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, void *got, ' +
         'void *rec, int32_t cap, _Out_ int32_t *nrec, int32_t lanes)',
     ),
     fds: so.func(
@@ -61,6 +61,12 @@ export interface DetailsWanted {
   command?: boolean;
   /** the namespaces and sockets the processes hold by descriptor */
   fds?: boolean;
+  /**
+   * the details only of a task that is the first its thread meets of one of
+   * its namespaces: a superset of each namespace's lowest PID, the process
+   * a listing shows (TaskInfo.got says which were read)
+   */
+  firstOfNamespace?: boolean;
 }
 
 /** What readTasks() found, per task in the order given. */
@@ -73,6 +79,8 @@ export interface TaskInfo {
   ppid?: Float64Array;
   uid?: Float64Array;
   command?: (string | undefined)[];
+  /** with firstOfNamespace: 1 for the tasks whose details were read */
+  got?: Uint8Array;
   /** task index to what its descriptors hold, for the processes that hold anything */
   held?: Map<number, readonly HeldFd[]>;
 }
@@ -113,6 +121,7 @@ export function readTasks(
   const offsets = want.command ? new Int32Array(n) : null;
   const lengths = want.command ? new Int32Array(n) : null;
   const cmd = want.command ? (commandBuffer ??= Buffer.allocUnsafe(1 << 20)) : null;
+  const got = want.firstOfNamespace ? (out.got = new Uint8Array(n)) : null;
   const names = cNames(types);
   const count = [0];
   const r = lib().scan(
@@ -129,6 +138,7 @@ export function readTasks(
     cmd ? cmd.length : 0,
     offsets,
     lengths,
+    got,
     want.fds ? records : null,
     records.length / REC,
     count,
@@ -142,8 +152,9 @@ export function readTasks(
     const command = (out.command = new Array<string | undefined>(n));
     const unread: number[] = [];
     for (let k = 0; k < n; k++)
-      if (lengths![k] === -2) unread.push(k);
-      else if (lengths![k] >= 0)
+      if (lengths![k] === -2) {
+        if (!got || got[k]) unread.push(k);
+      } else if (lengths![k] >= 0)
         command[k] = cmd!.toString('utf8', offsets![k], offsets![k] + lengths![k]);
     // -2: not read, its thread's share of the buffer was full; read now (the buffer is free again)
     for (const k of unread)

@@ -185,7 +185,14 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   const tasks = listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
   detailsWanted = opt.details;
-  const found = readTasks(Int32Array.from(tasks), TYPES, mask, { fds: opt.processless });
+  // the details, too, of the tasks that may be shown: on a machine whose
+  // processes each have namespaces of their own that is nearly all of them,
+  // read with their links; the few others after, in readShownDetails()
+  const found = readTasks(Int32Array.from(tasks), TYPES, mask, {
+    fds: opt.processless,
+    ...opt.details,
+    firstOfNamespace: true,
+  });
 
   const T = TYPES.length;
   const procs = new Map<number, Proc>();
@@ -194,6 +201,11 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   for (let i = 0; i < tasks.length / 2; i++) {
     if (!found.alive[i]) continue;
     const p = newProc(tasks[2 * i], tasks[2 * i + 1], i);
+    if (found.got![i]) {
+      if (found.ppid) p.ppidCache = found.ppid[i];
+      if (found.uid) p.uidCache = found.uid[i];
+      if (found.command) p.commandCache = found.command[i] ?? null;
+    }
     list.push(p);
     procs.set(p.pid, p);
     const fds = found.held?.get(i);
@@ -323,11 +335,20 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
 
 /**
  * The details the output wants of the processes the rows show (each
- * namespace's lowest PID), read in one batch before the rows ask for them.
+ * namespace's lowest PID) that the scan did not read with their links, in
+ * one batch before the rows ask for them.
  */
 function readShownDetails(namespaces: Namespace[]): void {
   if (!detailsWanted.ppid && !detailsWanted.uid && !detailsWanted.command) return;
-  const shown = [...new Set(namespaces.flatMap((ns) => (ns.proc ? [ns.proc] : [])))];
+  const w = detailsWanted;
+  const missing = (p: Proc) =>
+    (w.ppid && p.ppidCache === undefined) ||
+    (w.uid && p.uidCache === undefined) ||
+    (w.command && p.commandCache === undefined);
+  const shown = [
+    ...new Set(namespaces.flatMap((ns) => (ns.proc && missing(ns.proc) ? [ns.proc] : []))),
+  ];
+  if (shown.length === 0) return;
   const tasks = new Int32Array(2 * shown.length);
   shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
   const r = readTasks(tasks, TYPES, 0, detailsWanted);
