@@ -232,8 +232,12 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
       cmdlen[k] = -1;
       cmdoff[k] = used;
     }
-    /* Only the ns/ directory when nothing else is read: each link then walks one component less. */
-    task_dir(path, sizeof path, pid, tgid, info ? "" : "/ns");
+    /*
+     * The ns/ directory: each link then walks one component, each walk
+     * through /proc/PID revalidating it (the kernel's most of a scan); the
+     * task's own directory, for the details, is its "..".
+     */
+    task_dir(path, sizeof path, pid, tgid, "/ns");
     int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
       continue;
@@ -242,9 +246,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
       if (!(mask & (1u << i)))
         continue;
       asked++;
-      char rel[32];
-      snprintf(rel, sizeof rel, "%s%s", info ? "ns/" : "", t.name[i]);
-      ssize_t len = readlinkat(dir, rel, link, sizeof link);
+      ssize_t len = readlinkat(dir, t.name[i], link, sizeof link);
       if (len < 0) {
         if (errno == ENOENT || errno == ESRCH)
           gone++;
@@ -263,10 +265,15 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
     for (int i = 0; seen && i < ntypes; i++)
       if (ns[k * ntypes + i] > 0 && seen_add(seen, (uint64_t)ns[k * ntypes + i]) != 0)
         first = 1;
-    if (!first) {
+    if (!info || !first) {
       close(dir);
       continue;
     }
+    int nsdir = dir;
+    dir = openat(nsdir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(nsdir);
+    if (dir < 0)
+      continue;
     if (got)
       got[k] = 1;
     if (ppid) {

@@ -16,14 +16,27 @@ export class ToolError extends Error {
   }
 }
 
+/**
+ * A message on stderr, written directly: process.stderr would first build
+ * Node's stream (node:stream and its kin, some 6 ms) for one line. A
+ * closed or broken stderr loses the line, as util-linux's would.
+ */
+export function writeErr(text: string): void {
+  try {
+    writeAll(2, text);
+  } catch {
+    // nowhere left to say it
+  }
+}
+
 export function runMain(prog: string, main: () => void | number | Promise<void | number>): void {
   const fail = (err: unknown): never => {
     if (err instanceof UsageError) {
-      process.stderr.write(`${prog}: ${err.message}\nTry '${prog} --help' for more information.\n`);
+      writeErr(`${prog}: ${err.message}\nTry '${prog} --help' for more information.\n`);
       process.exit(1);
     }
     if (err instanceof ToolError || (err instanceof Error && 'nsWhat' in err)) {
-      process.stderr.write(`${prog}: ${err.message}\n`);
+      writeErr(`${prog}: ${err.message}\n`);
       const status =
         (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as ToolError).status;
       process.exit(status ?? 1);
@@ -33,11 +46,11 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
     // A system call Node made for us: util-linux's words, the C library's text, never Node's.
     if (typeof sys?.errno === 'number' && sys.syscall) {
       const what = sys.syscall === 'write' ? 'write error' : `${sys.syscall} failed`;
-      process.stderr.write(`${prog}: ${what}: ${strerror(-sys.errno)}\n`);
+      writeErr(`${prog}: ${what}: ${strerror(-sys.errno)}\n`);
       process.exit(1);
     }
     // Anything else is a bug of ours: still one line, not a trace.
-    process.stderr.write(`${prog}: ${err instanceof Error ? err.message : String(err)}\n`);
+    writeErr(`${prog}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   };
   try {
@@ -55,14 +68,22 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
  * non-blocking by a stream); a closed pipe ends the tool with status 0.
  */
 export function writeOut(text: string): void {
+  try {
+    writeAll(1, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+    throw err;
+  }
+}
+
+/** All of text to fd, synchronously, waiting out EAGAIN (a descriptor the caller made non-blocking). */
+function writeAll(fd: number, text: string): void {
   const buf = Buffer.from(text);
   for (let off = 0; off < buf.length;) {
     try {
-      off += writeSync(1, buf, off);
+      off += writeSync(fd, buf, off);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') process.exit(0);
-      if (code !== 'EAGAIN') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }

@@ -13,6 +13,7 @@ import {
   printCompletion,
   runMain,
   ToolError,
+  writeErr,
   writeOut,
   type OptionValue,
 } from '@ns/cli';
@@ -313,7 +314,7 @@ async function main(): Promise<void> {
   if (opt.filter !== undefined) {
     try {
       filter = parseFilter(String(opt.filter), (name) => {
-        process.stderr.write(`${PROG}: unknown column: ${name}\n`);
+        writeErr(`${PROG}: unknown column: ${name}\n`);
         throw new ToolError('failed to initialize filter');
       });
     } catch (e) {
@@ -323,11 +324,6 @@ async function main(): Promise<void> {
   }
 
   const wanted = new Set<ColumnId>([...columns.map((c) => c.id), ...(filter?.columns ?? [])]);
-  // A run lasts a fraction of a second: TurboFan's background compiles of
-  // the hot loops cost more CPU than the optimised code saves (measured
-  // beside a busy program at 2,000 processes: 0.121 s against 0.127-0.140 s).
-  // Set now, not at Node's start: V8 refuses Node's code cache under other flags.
-  process.getBuiltinModule('node:v8').setFlagsFromString('--no-opt');
   const s = await scan({
     types,
     details: {
