@@ -91,13 +91,21 @@ function measure(names, runs = RUNS) {
 
 const groups = []; // the process groups of the load, each killed as a whole
 function cleanup() {
-  for (const group of groups.splice(0)) {
+  const killed = groups.splice(0);
+  for (const group of killed) {
     try {
       process.kill(-group, 'SIGKILL');
     } catch {
       /* gone already */
     }
   }
+  return killed;
+}
+
+/** Waits (up to a minute) until no process of these groups is left: the next run meets a machine at rest. */
+async function waitGone(killed) {
+  for (let i = 0; i < 300 && countIn(killed, () => true) > 0; i++)
+    await new Promise((r) => setTimeout(r, 200));
 }
 
 /** Adds n processes of the load, each `unshare -ui sleep` in its own uts and ipc namespaces. */
@@ -147,7 +155,7 @@ async function main() {
       groups.splice(groups.indexOf(hog.pid), 1);
     }
   }
-  cleanup();
+  await waitGone(cleanup());
 
   const f = (v, d = 1) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
   console.log('\n| load | command | wall ms | x lsns | CPU ms | x lsns | peak RSS MiB |');
@@ -165,6 +173,11 @@ async function main() {
 
 /** How many sleeps of our load group are up (in the group and exec'd into sleep). */
 function countLoad() {
+  return countIn(groups, (command) => command === 'sleep');
+}
+
+/** How many processes of these process groups there are whose command passes the test. */
+function countIn(pgroups, test) {
   let n = 0;
   for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
@@ -173,8 +186,7 @@ function countLoad() {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       const close = stat.lastIndexOf(')');
       const f = stat.slice(close + 2).split(' ');
-      if (groups.includes(Number(f[2])) && stat.slice(stat.indexOf('(') + 1, close) === 'sleep')
-        n++;
+      if (pgroups.includes(Number(f[2])) && test(stat.slice(stat.indexOf('(') + 1, close))) n++;
     } catch {
       /* gone */
     }
