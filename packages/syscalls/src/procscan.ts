@@ -90,11 +90,11 @@ let commandBuffer: Buffer | undefined;
 
 /**
  * Threads for a scan of n tasks: four, or one per 128 tasks (a thread costs
- * some 50 us to start), also on two processors: the scheduler shares
- * processors by thread, so with the other processor busy (measured: a busy
- * loop beside a scan of 2,000 processes) four threads take 0.13-0.14 s where
- * two take 0.15-0.17 s and one 0.17-0.19 s; with both free four are as fast
- * as two. TS_NSLS_THREADS=N sets it (tests, measurements).
+ * some 50 us to start), also on two processors: with both free four are as
+ * fast as two, and beside a busy loop of the same session (whose share the
+ * scheduler splits by thread; another session gets its half whatever we
+ * do) a scan of 2,000 processes took 0.13-0.14 s in four, 0.15-0.17 s in
+ * two and 0.17-0.19 s in one. TS_NSLS_THREADS=N sets it (tests, measurements).
  */
 function lanesFor(n: number): number {
   const forced = Number(process.env.TS_NSLS_THREADS);
