@@ -146,3 +146,52 @@ test('a step the runner does not know, or an argument that is no integer, is ref
   );
   assert.throws(() => spawnSteps([{ op: 'setresuid', uid: -5 }, execStep(['true'])]), /bad id -5/);
 });
+
+test('readTasks: links as readlink shows them, details, and what descriptors hold; the same in several threads', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { readTasks, readHeldFds } = await import('@ns/syscalls');
+  // a child holding its uts namespace open on descriptor 5
+  const child = spawn('sh', ['-c', 'exec 5</proc/self/ns/uts; exec sleep 30'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid!;
+  for (let i = 0; i < 100 && !readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const types = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'];
+  const inode = (p: number | string, type: string) =>
+    Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/${type}`))![1]);
+  const uts = inode(pid, 'uts');
+  // the child, this process, a PID that does not exist; 150 times over
+  const once = [pid, pid, process.pid, process.pid, 0x3fffffff, 0x3fffffff];
+  const tasks = Int32Array.from({ length: once.length * 150 }, (_, i) => once[i % once.length]);
+  const want = { uid: true, command: true, fds: true };
+  const one = readTasks(tasks, types, 0xff, want);
+  for (let k = 0; k < 3; k++) {
+    assert.equal(one.alive[k], k === 2 ? 0 : 1, `task ${k} alive`);
+    if (k < 2)
+      types.forEach((type, i) =>
+        assert.equal(one.ns[k * 8 + i], inode(k === 0 ? pid : 'self', type), type),
+      );
+  }
+  assert.equal(one.command![0], 'sleep 30');
+  assert.equal(one.uid![0], process.getuid!());
+  assert.deepEqual(one.held!.get(0), [{ fd: 5, kind: 'ns', type: 'uts', inode: uts }]);
+  assert.equal(one.held!.get(3)?.[0].inode, uts); // the child again, as the 150 times over
+  assert.deepEqual(readHeldFds(tasks.subarray(0, 2), types), [
+    [0, [{ fd: 5, kind: 'ns', type: 'uts', inode: uts }]],
+  ]);
+  // three threads, and details only for the first task of a namespace in each
+  process.env.TS_NSLS_THREADS = '3';
+  t.after(() => delete process.env.TS_NSLS_THREADS);
+  const three = readTasks(tasks, types, 0xff, want);
+  assert.deepEqual(three.ns, one.ns);
+  assert.deepEqual(three.alive, one.alive);
+  assert.deepEqual(
+    [...three.held!].sort(([a], [b]) => a - b),
+    [...one.held!].sort(([a], [b]) => a - b),
+  );
+  assert.deepEqual(three.command, one.command);
+  const first = readTasks(tasks, types, 0xff, { command: true, firstOfNamespace: true });
+  assert.equal(first.got![0], 1);
+  assert.equal(first.command![0], 'sleep 30');
+  assert.ok(first.got!.reduce((a, b) => a + b, 0) <= 3 * 2, 'at most two firsts per thread');
+});
