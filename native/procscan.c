@@ -88,8 +88,8 @@ static void task_dir(char *buf, size_t size, int32_t pid, int32_t tgid, const ch
 /* Per thread: PIDFD_GET_INFO works here (cleared on a kernel without it). */
 static __thread int pidfd_info_works = 1;
 
-/* The parent PID of task dir (pid given for a process, -1 for a thread); -1 if gone. */
-static double read_ppid(int dir, int32_t pid) {
+/* The parent PID of the task whose ns/ directory is nsdir (pid given for a process, -1 for a thread); -1 if gone. */
+static double read_ppid(int nsdir, int32_t pid) {
   if (pid > 0 && pidfd_info_works) {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) {
@@ -105,7 +105,7 @@ static double read_ppid(int dir, int32_t pid) {
       pidfd_info_works = 0;
   }
   char buf[1024];
-  int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
+  int fd = openat(nsdir, "../stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
   ssize_t n = read(fd, buf, sizeof buf);
@@ -126,13 +126,13 @@ static double read_ppid(int dir, int32_t pid) {
  * COMMAND as lsns shows it into out[0, cap): the first 8 KiB of cmdline with
  * NULs as blanks and its last byte dropped; for an empty cmdline (a kernel
  * thread) comm less its newline. Its length, or -1 if both are unreadable or
- * empty, or -2 if it does not fit in cap bytes.
+ * empty, or -2 if it does not fit in cap bytes. nsdir: the task's ns/.
  */
-static int read_command(int dir, char *out, int cap) {
-  static const char *const files[] = {"cmdline", "comm"};
+static int read_command(int nsdir, char *out, int cap) {
+  static const char *const files[] = {"../cmdline", "../comm"};
   char buf[8192];
   for (int f = 0; f < 2; f++) {
-    int fd = openat(dir, files[f], O_RDONLY | O_CLOEXEC);
+    int fd = openat(nsdir, files[f], O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       continue;
     ssize_t n = read(fd, buf, sizeof buf);
@@ -146,6 +146,32 @@ static int read_command(int dir, char *out, int cap) {
     return (int)(n - 1);
   }
   return -1;
+}
+
+/*
+ * nsscan_list: the processes under /proc, in its order (ascending PIDs), as
+ * (pid, pid) pairs in tasks[0, 2 * cap). Returns how many there are (more
+ * than cap: the caller asks again with more room), or -errno.
+ */
+int nsscan_list(int32_t *tasks, int32_t cap) {
+  DIR *d = opendir("/proc");
+  if (!d)
+    return -errno;
+  int32_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *p = e->d_name;
+    if (*p < '0' || *p > '9')
+      continue;
+    int32_t pid = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+      pid = pid * 10 + (*p - '0');
+    if (n < cap)
+      tasks[2 * n] = tasks[2 * n + 1] = pid;
+    n++;
+  }
+  closedir(d);
+  return n;
 }
 
 /*
@@ -235,7 +261,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
     /*
      * The ns/ directory: each link then walks one component, each walk
      * through /proc/PID revalidating it (the kernel's most of a scan); the
-     * task's own directory, for the details, is its "..".
+     * details are "../" from there.
      */
     task_dir(path, sizeof path, pid, tgid, "/ns");
     int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -269,11 +295,6 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
       close(dir);
       continue;
     }
-    int nsdir = dir;
-    dir = openat(nsdir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    close(nsdir);
-    if (dir < 0)
-      continue;
     if (got)
       got[k] = 1;
     if (ppid) {
@@ -281,6 +302,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
       ppid[k] = p < 0 ? 0 : p;
     }
     struct stat st;
+    /* ns/ has the owner of its task's directory (the kernel's task_dump_owner for both) */
     if (uid && fstatat(dir, "", &st, AT_EMPTY_PATH) == 0)
       uid[k] = st.st_uid;
     if (want_cmd) {

@@ -11,11 +11,13 @@
  * and the C side keeps its state per thread.
  */
 import { join } from 'node:path';
+import { NsError } from './errors.js';
 import { getKoffi, nativeDir } from './native.js';
 
 type Fn = (...args: unknown[]) => number;
 
 interface Bindings {
+  list: Fn;
   scan: Fn;
   fds: Fn;
 }
@@ -26,6 +28,7 @@ function lib(): Bindings {
   if (bindings) return bindings;
   const so = getKoffi().load(join(nativeDir(), 'libnsrun.so'));
   return (bindings = {
+    list: so.func('int nsscan_list(void *tasks, int32_t cap)'),
     scan: so.func(
       'int nsscan(void *tasks, int32_t n, void *names, int32_t ntypes, uint32_t mask, void *ns, void *alive, ' +
         'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, void *got, ' +
@@ -52,6 +55,23 @@ function cNames(types: readonly string[]): Buffer {
   let b = namesCache.get(types);
   if (!b) namesCache.set(types, (b = Buffer.from(types.map((t) => `${t}\0`).join(''), 'latin1')));
   return b;
+}
+
+/** Room for the process list, grown as a machine needs. */
+let listRoom = 4096;
+
+/**
+ * The processes under /proc in ascending PID order, as (pid, pid) pairs for
+ * readTasks(): read in C, no string per entry.
+ */
+export function listProcesses(): Int32Array {
+  for (;;) {
+    const tasks = new Int32Array(2 * listRoom);
+    const n = lib().list(tasks, listRoom);
+    if (n < 0) throw new NsError('cannot open /proc', -n, 'opendir', '/proc');
+    if (n <= listRoom) return tasks.subarray(0, 2 * n);
+    listRoom = n + 1024;
+  }
 }
 
 /** What readTasks() reads besides the links. */
@@ -144,7 +164,7 @@ export function readTasks(
     count,
     lanesFor(n),
   );
-  if (r < 0) throw new Error(`reading /proc failed: errno ${-r}`);
+  if (r < 0) throw new NsError('reading /proc failed', -r);
   if (want.fds)
     out.held =
       r === 1 ? new Map(readHeldFds(tasks, types)) : heldFromRecords(records, count[0], 0, types);
@@ -197,7 +217,7 @@ export function readHeldFds(
       records.length / REC,
       count,
     );
-    if (r < 0) throw new Error(`reading /proc failed: errno ${-r}`);
+    if (r < 0) throw new NsError('reading /proc failed', -r);
     if (r === 0 && count[0] === 0) {
       records = new Float64Array(records.length * 2); // one process holds more than fits
       continue;

@@ -12,7 +12,7 @@
  */
 import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
-import { readTasks, type HeldFd } from '../procscan.js';
+import { listProcesses, readTasks, type HeldFd } from '../procscan.js';
 
 export { TYPES, type NsType };
 
@@ -153,31 +153,22 @@ export function nsfsMounts(): NsfsMount[] {
 }
 
 /** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
-function listTasks(threads: boolean): number[] {
-  const tasks: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(name);
-    if (!threads) {
-      tasks.push(pid, pid);
-      continue;
-    }
+function listTasks(threads: boolean): Int32Array {
+  const processes = listProcesses();
+  if (!threads) return processes;
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < processes.length; i += 2) {
+    const pid = processes[i];
     let tids: string[];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
     } catch {
       continue; // gone
     }
-    for (const t of tids) tasks.push(Number(t), pid);
+    for (const t of tids) pairs.push([Number(t), pid]);
   }
-  if (threads) {
-    const pairs: [number, number][] = [];
-    for (let i = 0; i < tasks.length; i += 2) pairs.push([tasks[i], tasks[i + 1]]);
-    pairs.sort((a, b) => a[0] - b[0]);
-    return pairs.flat();
-  }
-  return tasks;
+  pairs.sort((a, b) => a[0] - b[0]);
+  return Int32Array.from(pairs.flat());
 }
 
 export async function scan(opt: ScanOptions): Promise<Scan> {
@@ -188,7 +179,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   // the details, too, of the tasks that may be shown: on a machine whose
   // processes each have namespaces of their own that is nearly all of them,
   // read with their links; the few others after, in readShownDetails()
-  const found = readTasks(Int32Array.from(tasks), TYPES, mask, {
+  const found = readTasks(tasks, TYPES, mask, {
     fds: opt.processless,
     ...opt.details,
     firstOfNamespace: true,
