@@ -301,7 +301,7 @@ int main(int argc, char **argv, char **envp) {
   nodeenv[k++] = recordvar;
   nodeenv[k] = NULL;
 
-  /* Node argv: node --preserve-symlinks-main --max-semi-space-size=2 --no-opt [--v8-pool-size=1] BUNDLE ARGS...; the tool reads the exact bytes from the record. */
+  /* Node argv: node --preserve-symlinks-main --max-semi-space-size=2 --no-turbofan [--v8-pool-size=1] BUNDLE ARGS...; the tool reads the exact bytes from the record. */
   char **nodeargv = calloc(argc + 6, sizeof *nodeargv);
   if (!nodeargv)
     die("cannot record the caller's state", ENOMEM);
@@ -322,7 +322,7 @@ int main(int argc, char **argv, char **envp) {
    * 2,000 processes beside a busy program: 0.121 s against 0.127-0.140 s).
    * Node's code cache still applies under this flag (same start-up).
    */
-  nodeargv[j++] = "--no-opt";
+  nodeargv[j++] = "--no-turbofan";
   if (small_pool)
     nodeargv[j++] = "--v8-pool-size=1";
   nodeargv[j++] = bundle;
