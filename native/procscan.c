@@ -6,9 +6,11 @@
  * caller's arrays, in one call from JavaScript instead of a dozen calls per
  * process; what to list and how stays in TypeScript. Built into libnsrun.so.
  *
- * Every function here is safe to call from two threads at once: the only
- * state kept between calls (the descriptor template, the nsfs device, the
- * known non-nsfs paths) is per thread.
+ * nsscan() shares a large batch among threads it starts and joins itself;
+ * every function is also safe to call from several threads at once: the
+ * only state kept between calls (the descriptor template, the nsfs device,
+ * the known non-nsfs paths) is per thread. The record layout (NSSCAN_REC
+ * doubles, the kinds below) is read by packages/syscalls/src/procscan.ts.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
