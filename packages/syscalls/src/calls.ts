@@ -4,7 +4,7 @@
  * new user namespace is refused: use spawnSteps() or runHere() for those.
  */
 import { NsError } from './errors.js';
-import { errno, getLibc } from './native.js';
+import { errno, getLibc, libcGroup } from './native.js';
 
 const SYS_pidfd_open = 434;
 const SYS_pidfd_getfd = 438;
@@ -14,12 +14,14 @@ function check(rc: number, what: string, syscall: string, path?: string): number
   return rc;
 }
 
+const tty = libcGroup({ isatty: 'int isatty(int fd)' });
+
 /**
  * Whether fd is a terminal: isatty(3), where process.stdout.isTTY would
  * first build Node's stdout stream (node:stream and its kin, some 6 ms).
  */
 export function isTerminal(fd: number): boolean {
-  return getLibc().isatty(fd) === 1;
+  return tty().isatty(fd) === 1;
 }
 
 /** unshare(2) for the calling thread (CLONE_NEW* flags); throws NsError. */
@@ -54,6 +56,12 @@ export const MS_PRIVATE = 1 << 18;
 export const MS_SLAVE = 1 << 19;
 /** mount(2): propagation shared */
 export const MS_SHARED = 1 << 20;
+/** The propagation of a new mount namespace's mounts, by util-linux's names: mount(2) flags for "/" (recursive). */
+export const PROPAGATION = {
+  private: MS_REC | MS_PRIVATE,
+  shared: MS_REC | MS_SHARED,
+  slave: MS_REC | MS_SLAVE,
+} as const;
 /** umount2(2): detach now, clean up when no longer busy. */
 export const MNT_DETACH = 2;
 

@@ -1,7 +1,7 @@
 export * from './namespaces.js';
 export * from './calls.js';
 export { NsError, ExecError, errnoName, errnoOf, strerror } from './errors.js';
-export type { Bytes, Step } from './steps.js';
+export { mountProcStep, type Bytes, type Step } from './steps.js';
 export * from './caller.js';
 export {
   becomeWaiter,

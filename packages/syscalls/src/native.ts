@@ -28,7 +28,6 @@ export interface Libc {
   kill: Fn;
   strerror: Fn;
   close: Fn;
-  isatty: Fn;
 }
 
 /** libnsrun.so: the step runner (native/nsrun.c). */
@@ -41,8 +40,6 @@ export interface Nsrun {
 }
 
 let koffi: Koffi | undefined;
-let libc: Libc | undefined;
-let nsrun: Nsrun | undefined;
 
 /**
  * koffi. Its entry module costs about 4.5 ms at start-up (most of what a
@@ -84,27 +81,49 @@ export function errno(): number {
   return loadKoffi().errno();
 }
 
-/** The libc bindings, loaded on first use. */
-export function getLibc(): Libc {
-  if (libc) return libc;
-  const lib = loadKoffi().load('libc.so.6');
-  return (libc = {
-    unshare: lib.func('int unshare(int flags)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
-    mount: lib.func(
-      'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
-    ),
-    umount2: lib.func('int umount2(const char *target, int flags)'),
-    sethostname: lib.func('int sethostname(const char *name, size_t len)'),
-    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
-    syscall: lib.func('long syscall(long number, ...)'),
-    prctl: lib.func('int prctl(int option, ...)'),
-    kill: lib.func('int kill(int pid, int sig)'),
-    strerror: lib.func('const char *strerror(int errnum)'),
-    close: lib.func('int close(int fd)'),
-    isatty: lib.func('int isatty(int fd)'),
-  });
+/**
+ * A group of functions of a library, bound on the group's first use: each
+ * caller declares what it calls, and a tool pays only for the groups it
+ * uses (koffi parses each declaration, some 8 us apiece). library: its
+ * file, looked up then.
+ */
+export function bindGroup<K extends string>(
+  library: () => string,
+  decls: Record<K, string>,
+): () => Record<K, Fn> {
+  let bound: Record<K, Fn> | undefined;
+  return () => {
+    if (bound) return bound;
+    const lib = loadKoffi().load(library());
+    const out = {} as Record<K, Fn>;
+    for (const name of Object.keys(decls) as K[]) out[name] = lib.func(decls[name]);
+    return (bound = out);
+  };
 }
+
+/** A group of C library functions (bindGroup). */
+export const libcGroup = <K extends string>(decls: Record<K, string>) =>
+  bindGroup(() => 'libc.so.6', decls);
+
+/** A group of libnsrun.so's functions (bindGroup): the step runner, the /proc reader. */
+export const nsrunGroup = <K extends string>(decls: Record<K, string>) =>
+  bindGroup(() => join(nativeDir(), 'libnsrun.so'), decls);
+
+/** The libc bindings of the direct calls, bound on first use. */
+export const getLibc: () => Libc = libcGroup({
+  unshare: 'int unshare(int flags)',
+  setns: 'int setns(int fd, int nstype)',
+  mount:
+    'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  sethostname: 'int sethostname(const char *name, size_t len)',
+  ioctl: 'int ioctl(int fd, unsigned long request, ...)',
+  syscall: 'long syscall(long number, ...)',
+  prctl: 'int prctl(int option, ...)',
+  kill: 'int kill(int pid, int sig)',
+  strerror: 'const char *strerror(int errnum)',
+  close: 'int close(int fd)',
+});
 
 /** Where the native build put libnsrun.so and ns-waiter: beside this module once bundled. */
 export function nativeDir(): string {
@@ -117,20 +136,11 @@ export function nativeDir(): string {
 }
 
 /** The step runner's bindings, loaded on first use. */
-export function getNsrun(): Nsrun {
-  if (nsrun) return nsrun;
-  const lib = loadKoffi().load(join(nativeDir(), 'libnsrun.so'));
-  return (nsrun = {
-    here: lib.func(
-      'int nsrun_here(const int32_t *prog, int len, const void *strs, int strs_len, _Out_ int *err)',
-    ),
-    clone: lib.func(
-      'int nsrun_clone(const int32_t *prog, int len, const void *strs, int strs_len, uint32_t flags, int32_t *out, int32_t *err)',
-    ),
-    wait: lib.func('int nsrun_wait(int pid)'),
-    check: lib.func(
-      'int nsrun_check(const int32_t *prog, int len, const void *strs, int strs_len)',
-    ),
-    holdSignals: lib.func('int nsrun_hold_signals(void)'),
-  });
-}
+export const getNsrun: () => Nsrun = nsrunGroup({
+  here: 'int nsrun_here(const int32_t *prog, int len, const void *strs, int strs_len, _Out_ int *err)',
+  clone:
+    'int nsrun_clone(const int32_t *prog, int len, const void *strs, int strs_len, uint32_t flags, int32_t *out, int32_t *err)',
+  wait: 'int nsrun_wait(int pid)',
+  check: 'int nsrun_check(const int32_t *prog, int len, const void *strs, int strs_len)',
+  holdSignals: 'int nsrun_hold_signals(void)',
+});

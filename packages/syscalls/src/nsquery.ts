@@ -5,7 +5,7 @@
  * seen from ours (rtnetlink RTM_GETNSID). koffi is loaded on first use only.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { getKoffi, getLibc } from './native.js';
+import { getLibc, libcGroup } from './native.js';
 import { namespaceByFlag, type NamespaceType } from './namespaces.js';
 import {
   NS_GET_NSTYPE,
@@ -118,22 +118,11 @@ const NETNSA_FD = 3;
 /** NETNSID of a namespace that is not assigned an id in ours (NETNSA_NSID_NOT_ASSIGNED). */
 export const NETNSID_UNASSIGNED = -1;
 
-interface NetlinkLib {
-  socket: (...a: unknown[]) => number;
-  send: (...a: unknown[]) => number;
-  recv: (...a: unknown[]) => number;
-}
-let netlinkLib: NetlinkLib | undefined;
-
-function netlink(): NetlinkLib {
-  if (netlinkLib) return netlinkLib;
-  const lib = getKoffi().load('libc.so.6');
-  return (netlinkLib = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
-    recv: lib.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
-  });
-}
+const netlink = libcGroup({
+  socket: 'int socket(int domain, int type, int protocol)',
+  send: 'long send(int fd, const void *buf, size_t len, int flags)',
+  recv: 'long recv(int fd, _Out_ void *buf, size_t len, int flags)',
+});
 
 /** An NETLINK_ROUTE socket that answers RTM_GETNSID queries; one per listing. */
 export class NetnsIds {

@@ -6,27 +6,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import {
-  MNT_DETACH,
-  MS_BIND,
-  MS_NODEV,
-  MS_NOEXEC,
-  MS_NOSUID,
-  MS_PRIVATE,
-  MS_REC,
-  MS_SHARED,
-  MS_SLAVE,
-  closeFd,
-  mount,
-  pidfdOpen,
-  umount,
-} from './calls.js';
+import { MNT_DETACH, MS_BIND, PROPAGATION, closeFd, mount, pidfdOpen, umount } from './calls.js';
 import { ExecError, NsError } from './errors.js';
-import { getKoffi } from './native.js';
+import { libcGroup } from './native.js';
 import { NAMESPACES, cloneFlags, namespaceInfo, type NamespaceType } from './namespaces.js';
 import { namespaceInode } from './proc.js';
 import { execPaths, spawnSteps, type Child } from './spawn.js';
-import type { Step } from './steps.js';
+import { mountProcStep, type Step } from './steps.js';
 
 /** One line of a uid or gid map: `count` ids from `outer` (ours) appear as `inner` inside. */
 export interface IdRange {
@@ -92,17 +78,11 @@ const signalNumber = (s: NodeJS.Signals | number | undefined, fallback: number):
 const signalName = (n: number): NodeJS.Signals | null =>
   (Object.entries(signals()).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 
-type Fn = (...args: unknown[]) => number;
-let libc: { pipe2: Fn; waitpid: Fn; poll: Fn } | undefined;
-function calls() {
-  if (libc) return libc;
-  const lib = getKoffi().load('libc.so.6');
-  return (libc = {
-    pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
-    waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
-    poll: lib.func('int poll(uint8_t *fds, unsigned long n, int timeout)'),
-  });
-}
+const calls = libcGroup({
+  pipe2: 'int pipe2(_Out_ int *fds, int flags)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  poll: 'int poll(uint8_t *fds, unsigned long n, int timeout)',
+});
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 const __WALL = 0x40000000;
@@ -229,14 +209,11 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
     if (o.hostname !== undefined)
       steps.push({ op: 'sethostname', name: o.hostname, what: 'sethostname failed' });
     if (types.has('mnt') && o.propagation !== 'unchanged') {
-      const mode = { private: MS_PRIVATE, shared: MS_SHARED, slave: MS_SLAVE }[
-        o.propagation ?? 'private'
-      ];
       steps.push({
         op: 'mount',
         source: 'none',
         target: '/',
-        flags: MS_REC | mode,
+        flags: PROPAGATION[o.propagation ?? 'private'],
         what: 'cannot change root filesystem propagation',
       });
     }
@@ -252,14 +229,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
       steps.push({ op: 'chdir', path: o.cwd, what: `cannot chdir to '${o.cwd}'` });
     if (o.mountProc) {
       const target = typeof o.mountProc === 'string' ? o.mountProc : '/proc';
-      steps.push({
-        op: 'mount',
-        source: 'proc',
-        target,
-        fstype: 'proc',
-        flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
-        what: `mount ${target} failed`,
-      });
+      steps.push(mountProcStep(target));
     }
     if (o.detached) steps.push({ op: 'setsid', what: 'setsid failed' });
     if (o.setgid !== undefined) {

@@ -10,35 +10,17 @@
  * text. Works in worker threads too: each thread loads its own bindings,
  * and the C side keeps its state per thread.
  */
-import { join } from 'node:path';
 import { NsError } from './errors.js';
-import { getKoffi, nativeDir } from './native.js';
+import { nsrunGroup } from './native.js';
 
-type Fn = (...args: unknown[]) => number;
-
-interface Bindings {
-  list: Fn;
-  scan: Fn;
-  fds: Fn;
-}
-
-let bindings: Bindings | undefined;
-
-function lib(): Bindings {
-  if (bindings) return bindings;
-  const so = getKoffi().load(join(nativeDir(), 'libnsrun.so'));
-  return (bindings = {
-    list: so.func('int nsscan_list(void *tasks, int32_t cap)'),
-    scan: so.func(
-      'int nsscan(void *tasks, int32_t n, void *names, int32_t ntypes, uint32_t mask, void *ns, void *alive, ' +
-        'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, void *got, ' +
-        'void *rec, int32_t cap, _Out_ int32_t *nrec, int32_t lanes)',
-    ),
-    fds: so.func(
-      'int nsscan_fds(void *tasks, int32_t n, void *names, int32_t ntypes, void *rec, int32_t cap, _Out_ int32_t *nrec)',
-    ),
-  });
-}
+const lib = nsrunGroup({
+  list: 'int nsscan_list(void *tasks, int32_t cap)',
+  scan:
+    'int nsscan(void *tasks, int32_t n, void *names, int32_t ntypes, uint32_t mask, void *ns, void *alive, ' +
+    'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, void *got, ' +
+    'void *rec, int32_t cap, _Out_ int32_t *nrec, int32_t lanes)',
+  fds: 'int nsscan_fds(void *tasks, int32_t n, void *names, int32_t ntypes, void *rec, int32_t cap, _Out_ int32_t *nrec)',
+});
 
 /** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
 export type HeldFd =

@@ -4,8 +4,21 @@
  * only carries them out. Every step may name itself for error messages
  * (`what`), e.g. 'mount /proc failed'.
  */
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from './calls.js';
 import { errnoOf } from './errors.js';
 import table from '../../../native/steps.json';
+
+/** A new proc mounted on target, as util-linux's --mount-proc mounts it. */
+export function mountProcStep(target: string): Step {
+  return {
+    op: 'mount',
+    source: 'proc',
+    target,
+    fstype: 'proc',
+    flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
+    what: `mount ${target} failed`,
+  };
+}
 
 /** Bytes for the program: a string is encoded as UTF-8, a Buffer passes as it is. */
 export type Bytes = string | Buffer;

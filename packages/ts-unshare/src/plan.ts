@@ -9,12 +9,10 @@ import {
   MS_NODEV,
   MS_NOEXEC,
   MS_NOSUID,
-  MS_PRIVATE,
-  MS_REC,
-  MS_SHARED,
-  MS_SLAVE,
   NAMESPACES,
+  PROPAGATION,
   callerState,
+  mountProcStep,
   envName,
   execPaths,
   getenvRaw,
@@ -85,9 +83,7 @@ function shellArgv(): string[] {
 }
 
 const PROPAGATIONS: Record<string, number | 'unchanged'> = {
-  slave: MS_REC | MS_SLAVE,
-  shared: MS_REC | MS_SHARED,
-  private: MS_REC | MS_PRIVATE,
+  ...PROPAGATION,
   unchanged: 'unchanged',
 };
 
@@ -357,23 +353,16 @@ export function plan(r: Request): Plan {
   if (r.wd !== undefined)
     steps.push({ op: 'chdir', path: r.wd, what: `cannot chdir to '${r.wd}'` });
   if (r.mountProc !== undefined) {
-    if (r.root === undefined && r.propagationGiven && r.propagation !== (MS_REC | MS_PRIVATE))
+    if (r.root === undefined && r.propagationGiven && r.propagation !== PROPAGATION.private)
       steps.push({
         op: 'mount',
         source: 'none',
         target: r.mountProc,
-        flags: MS_REC | MS_PRIVATE,
+        flags: PROPAGATION.private,
         ignore: 'EINVAL',
         what: `cannot change ${r.mountProc} filesystem propagation`,
       });
-    steps.push({
-      op: 'mount',
-      source: 'proc',
-      target: r.mountProc,
-      fstype: 'proc',
-      flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
-      what: `mount ${r.mountProc} failed`,
-    });
+    steps.push(mountProcStep(r.mountProc));
   }
   if (r.mountBinfmt !== undefined && !binfmtEarly) steps.push(...binfmtSteps(r.mountBinfmt));
   if (r.setgid !== undefined) {
