@@ -290,7 +290,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
     if (asked == 0 || gone < asked)
       alive[k] = 1;
     int first = !seen;
-    for (int i = 0; seen && i < ntypes; i++)
+    for (int i = 0; info && seen && i < ntypes; i++)
       if (ns[k * ntypes + i] > 0 && seen_add(seen, (uint64_t)ns[k * ntypes + i]) != 0)
         first = 1;
     if (!info || !first) {

@@ -5,14 +5,15 @@
  * namespaces held only by an open descriptor, only by a socket, or only by an
  * nsfs bind mount. The /proc reading is native/procscan.c's through
  * readTasks() (several threads for a large batch): links and descriptors of
- * every process first, then PPID, UID and COMMAND of the processes the rows
- * show, in a second batch. Kernel questions (parents, owners, socket
+ * every process, with PPID, UID and COMMAND of each first task of a
+ * namespace; then those of any other process the rows show, in a second
+ * batch. Kernel questions (parents, owners, socket
  * namespaces, netnsid) go to @ns/syscalls, and only when the output needs the
  * answer.
  */
 import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
-import { listProcesses, readTasks, type HeldFd } from '../procscan.js';
+import { listProcesses, readTasks, type HeldFd, type TaskInfo } from '../procscan.js';
 
 export { TYPES, type NsType };
 
@@ -192,11 +193,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
   for (let i = 0; i < tasks.length / 2; i++) {
     if (!found.alive[i]) continue;
     const p = newProc(tasks[2 * i], tasks[2 * i + 1], i);
-    if (found.got![i]) {
-      if (found.ppid) p.ppidCache = found.ppid[i];
-      if (found.uid) p.uidCache = found.uid[i];
-      if (found.command) p.commandCache = found.command[i] ?? null;
-    }
+    if (found.got![i]) keepDetails(p, found, i);
     list.push(p);
     procs.set(p.pid, p);
     const fds = found.held?.get(i);
@@ -308,10 +305,17 @@ async function addHeld(
 
 let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
 
+/** Keeps the details readTasks() read of task k as p's. */
+function keepDetails(p: Proc, r: TaskInfo, k: number): void {
+  if (r.ppid) p.ppidCache = r.ppid[k];
+  if (r.uid) p.uidCache = r.uid[k];
+  if (r.command) p.commandCache = r.command[k] ?? null;
+}
+
 /**
- * Reads, in the main thread, the details nobody read before: the one asked
- * for and the others the output wants, with the task's directory opened once.
- * A process that has gone shows PPID and UID 0, as lsns' failed reads do.
+ * Reads the details nobody read before: the one asked for and the others
+ * the output wants, in one call. A process that has gone shows PPID and
+ * UID 0, as lsns' failed reads do.
  */
 function readDetails(p: Proc, want: keyof InfoWanted): void {
   const r = readTasks(new Int32Array([p.pid, p.tgid]), TYPES, 0, {
@@ -319,9 +323,7 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
     uid: p.uidCache === undefined && (want === 'uid' || detailsWanted.uid),
     command: p.commandCache === undefined && (want === 'command' || detailsWanted.command),
   });
-  if (r.ppid) p.ppidCache = r.ppid[0];
-  if (r.uid) p.uidCache = r.uid[0];
-  if (r.command) p.commandCache = r.command[0] ?? null;
+  keepDetails(p, r, 0);
 }
 
 /**
@@ -343,11 +345,7 @@ function readShownDetails(namespaces: Namespace[]): void {
   const tasks = new Int32Array(2 * shown.length);
   shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
   const r = readTasks(tasks, TYPES, 0, detailsWanted);
-  shown.forEach((p, k) => {
-    if (r.ppid) p.ppidCache = r.ppid[k];
-    if (r.uid) p.uidCache = r.uid[k];
-    if (r.command) p.commandCache = r.command[k] ?? null;
-  });
+  shown.forEach((p, k) => keepDetails(p, r, k));
 }
 
 /** PPID (0 when gone); lsns reads it for every process, we for those shown. */
