@@ -118,6 +118,14 @@ export function inPrivateMounts(setup: string, argv: string[]): Result {
   ]);
 }
 
+/** The lines of text, trimmed, each run of blanks one space: id maps and tables compared as words. */
+export function wordLines(text: string): string[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' '));
+}
+
 /** Runs a shell command line through sh -c, with the tools' directories first in PATH. */
 export function sh(script: string, options: SpawnSyncOptions = {}): Result {
   return run('sh', ['-c', script], {

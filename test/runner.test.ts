@@ -26,6 +26,7 @@ import {
   sideBySide,
   sleepMs,
   waitFor,
+  wordLines,
 } from './helpers.js';
 import { startTarget, stopAllTargets, type Target } from './nsenter-helpers.js';
 
@@ -223,13 +224,7 @@ describe('users and groups through the name service', () => {
     ];
     const ours = withAlice([bin('ts-unshare'), ...maps]);
     assert.equal(ours.status, 0, ours.stderr);
-    assert.deepEqual(
-      ours.stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).join(' ')),
-      ['4242 0 1', '4343 0 1'],
-    );
+    assert.deepEqual(wordLines(ours.stdout), ['4242 0 1', '4343 0 1']);
     assert.equal(ours.stdout, withAlice(['/usr/bin/unshare', ...maps]).stdout);
     // a process of uid 4242 alone in a uts namespace: the owner ts-nsls and lsns name
     const script = (tool: string) =>

@@ -26,6 +26,7 @@ import {
   sideBySide,
   waitFor,
   type Result,
+  wordLines,
 } from './helpers.js';
 
 const UNSHARE = '/usr/bin/unshare';
@@ -269,21 +270,9 @@ describe('everything util-linux unshare does', () => {
 
   test('--map-users and --map-groups as root write range maps, punching a hole for the single map', () => {
     const r = ours(['--map-users=1:100000:10', '-r', 'cat', '/proc/self/uid_map']);
-    assert.deepEqual(
-      r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).join(' ')),
-      ['0 0 1', '1 100000 10'],
-    );
+    assert.deepEqual(wordLines(r.stdout), ['0 0 1', '1 100000 10']);
     const all = ours(['--map-users=all', '-r', 'cat', '/proc/self/uid_map']);
-    assert.deepEqual(
-      all.stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).join(' ')),
-      ['0 0 1', '1 1 4294967294'],
-    );
+    assert.deepEqual(wordLines(all.stdout), ['0 0 1', '1 1 4294967294']);
     const legacy = ours(['--map-groups=100000,0,65536', 'cat', '/proc/self/gid_map']);
     assert.equal(legacy.stdout.trim().split(/\s+/).join(' '), '0 100000 65536');
     assert.equal(
@@ -307,11 +296,6 @@ describe('everything util-linux unshare does', () => {
         `mount --bind ${dir}/subuid /etc/subuid && mount --bind ${dir}/subgid /etc/subgid`,
         ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', exe, ...args],
       );
-    const norm = (s: string) =>
-      s
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).join(' '));
     const ours = (args: string[]) => withSubids(nobodyBin('ts-unshare'), args);
     const ranges = ours([
       '--map-users=0:300000:65536',
@@ -321,12 +305,12 @@ describe('everything util-linux unshare does', () => {
       '/proc/self/gid_map',
     ]);
     assert.equal(ranges.status, 0, ranges.stderr);
-    assert.deepEqual(norm(ranges.stdout), ['0 300000 65536', '0 300000 65536']);
+    assert.deepEqual(wordLines(ranges.stdout), ['0 300000 65536', '0 300000 65536']);
     const auto = ours(['--map-auto', 'cat', '/proc/self/uid_map']);
     assert.deepEqual(auto, withSubids(UNSHARE, ['--map-auto', 'cat', '/proc/self/uid_map']));
-    assert.deepEqual(norm(auto.stdout), ['0 300000 65536']);
+    assert.deepEqual(wordLines(auto.stdout), ['0 300000 65536']);
     const subids = ours(['--map-subids', 'cat', '/proc/self/gid_map']);
-    assert.deepEqual(norm(subids.stdout), ['300000 300000 65536']);
+    assert.deepEqual(wordLines(subids.stdout), ['300000 300000 65536']);
     const withRoot = ours([
       '-r',
       '--map-users=1:300000:65536',
@@ -334,7 +318,7 @@ describe('everything util-linux unshare does', () => {
       'cat',
       '/proc/self/uid_map',
     ]);
-    assert.deepEqual(norm(withRoot.stdout), ['0 65534 1', '1 300000 65536']);
+    assert.deepEqual(wordLines(withRoot.stdout), ['0 65534 1', '1 300000 65536']);
     const pidns = ours(['-rfp', '--mount-proc', '--map-auto', 'sh', '-c', 'echo $$']);
     assert.equal(pidns.stdout, '1\n');
   });
