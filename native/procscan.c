@@ -216,114 +216,6 @@ static int seen_add(struct seen *s, uint64_t v) {
   }
 }
 
-/*
- * nsscan_links: for each task k of tasks[0, n) (pid tasks[2k], its process
- * tasks[2k+1]), the inodes of the namespace links asked for (bit t of mask:
- * the type named names[t]) into ns[k*ntypes + t]: > 0, or 0 when the link
- * may not be read. alive[k] is 0 when the task's directory could not be
- * opened or every link asked for was gone (the task ended, or the kernel
- * lacks the type), else 1.
- *
- * Given ppid, uid, or cmd with cmdoff and cmdlen (else NULL), also PPID and
- * UID (0 for a task that has gone, as lsns' failed reads show) and COMMAND:
- * its bytes are appended to cmd[0, cmdcap), cmdoff[k] and cmdlen[k] say
- * where (cmdlen -1: none). Given seen, the details only of a task that is
- * the first seen of one of its namespaces (got[k] = 1 where they were read).
- * Returns the number of tasks done: fewer than n when cmd is full (the
- * caller goes on from there with a fresh buffer), or -errno for an
- * unexpected failure.
- */
-static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
-                        double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd,
-                        int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen, struct seen *seen,
-                        uint8_t *got) {
-  struct types t;
-  if (split_types(names, ntypes, &t) < 0)
-    return -EINVAL;
-  int want_cmd = cmd && cmdoff && cmdlen;
-  int info = ppid || uid || want_cmd;
-  int32_t used = 0;
-  char path[64];
-  char link[64];
-  for (int32_t k = 0; k < n; k++) {
-    int32_t pid = tasks[2 * k], tgid = tasks[2 * k + 1];
-    alive[k] = 0;
-    if (got)
-      got[k] = 0;
-    for (int i = 0; i < ntypes; i++)
-      ns[k * ntypes + i] = 0;
-    if (ppid)
-      ppid[k] = 0;
-    if (uid)
-      uid[k] = 0;
-    if (want_cmd) {
-      cmdlen[k] = -1;
-      cmdoff[k] = used;
-    }
-    /*
-     * The ns/ directory: each link then walks one component, each walk
-     * through /proc/PID revalidating it (the kernel's most of a scan); the
-     * details are "../" from there.
-     */
-    task_dir(path, sizeof path, pid, tgid, "/ns");
-    int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-      continue;
-    int asked = 0, gone = 0;
-    for (int i = 0; i < ntypes; i++) {
-      if (!(mask & (1u << i)))
-        continue;
-      asked++;
-      ssize_t len = readlinkat(dir, t.name[i], link, sizeof link);
-      if (len < 0) {
-        if (errno == ENOENT || errno == ESRCH)
-          gone++;
-        else if (errno != EACCES) {
-          int err = errno;
-          close(dir);
-          return -err;
-        }
-        continue;
-      }
-      ns[k * ntypes + i] = bracket_number(link, len);
-    }
-    if (asked == 0 || gone < asked)
-      alive[k] = 1;
-    int first = !seen;
-    for (int i = 0; info && seen && i < ntypes; i++)
-      if (ns[k * ntypes + i] > 0 && seen_add(seen, (uint64_t)ns[k * ntypes + i]) != 0)
-        first = 1;
-    if (!info || !first) {
-      close(dir);
-      continue;
-    }
-    if (got)
-      got[k] = 1;
-    if (ppid) {
-      double p = read_ppid(dir, pid == tgid ? pid : -1);
-      ppid[k] = p < 0 ? 0 : p;
-    }
-    struct stat st;
-    /* ns/ has the owner of its task's directory (the kernel's task_dump_owner for both) */
-    if (uid && fstatat(dir, "", &st, AT_EMPTY_PATH) == 0)
-      uid[k] = st.st_uid;
-    if (want_cmd) {
-      int len = read_command(dir, cmd + used, cmdcap - used);
-      if (len == -2) {
-        close(dir);
-        if (k == 0)
-          return -ENOBUFS;
-        return k; /* the caller starts again at task k with an empty buffer */
-      }
-      cmdlen[k] = len;
-      if (len > 0)
-        used += len;
-    }
-    close(dir);
-  }
-  return n;
-}
-
 /* Per thread: the nsfs device, from our own user namespace link (major -1: not known yet). */
 static __thread long nsfs_major = -1, nsfs_minor = -1;
 
@@ -438,13 +330,12 @@ static __thread int can_compare = 1;
  * kcmp takes a PID, and one reused by another process meanwhile would have
  * compared with that one's files.
  */
-static int held_like_template(struct records *r, const struct types *t, int32_t task, int32_t pid) {
+static int held_like_template(struct records *r, const struct types *t, int32_t task, int32_t pid,
+                              int at, const char *fddir) {
   if (template.pidfd < 0 || !can_compare)
     return 0;
-  char base[48];
-  snprintf(base, sizeof base, "/proc/%d/fd", pid);
   struct stat st;
-  if (stat(base, &st) < 0 || st.st_size != template.nfds)
+  if (fstatat(at, fddir, &st, 0) < 0 || st.st_size != template.nfds)
     return 0;
   int32_t mark = r->n;
   for (int i = 0; i < template.nfds; i++) {
@@ -460,14 +351,14 @@ static int held_like_template(struct records *r, const struct types *t, int32_t 
     }
     /* open here, but another file: read its link */
     char name[80], link[4096];
-    snprintf(name, sizeof name, "%s/%d", base, fd);
-    ssize_t len = readlink(name, link, sizeof link - 1);
+    snprintf(name, sizeof name, "%s/%d", fddir, fd);
+    ssize_t len = readlinkat(at, name, link, sizeof link - 1);
     if (len <= 0) {
       r->n = mark;
       return 0; /* closed meanwhile */
     }
     link[len] = 0;
-    if (classify(r, t, task, AT_FDCWD, name, fd, link, len) < 0)
+    if (classify(r, t, task, at, name, fd, link, len) < 0)
       return -1;
   }
   /* signal 0 only checks: it fails with ESRCH once the template process has ended */
@@ -498,11 +389,10 @@ static void remember_template(int32_t pid, const int *fds, int nfds) {
   memcpy(template.fds, fds, (size_t)nfds * sizeof *fds);
 }
 
-/* All descriptors of pid read and classified; -1 when the records are full. */
-static int held_all(struct records *r, const struct types *t, int32_t task, int32_t pid) {
-  char base[48];
-  snprintf(base, sizeof base, "/proc/%d/fd", pid);
-  int dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* All descriptors of pid (its fd/ at fddir from at) read and classified; -1 when the records are full. */
+static int held_all(struct records *r, const struct types *t, int32_t task, int32_t pid, int at,
+                    const char *fddir) {
+  int dirfd = openat(at, fddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return 0;
   DIR *d = fdopendir(dirfd);
@@ -545,8 +435,12 @@ static int fd_count_in_size(void) {
   return stat("/proc/self/fd", &st) == 0 && st.st_size > 0;
 }
 
-/* Descriptors of one task k (skipped for a thread); -1 when the records are full (r then unchanged). */
-static int fds_of_task(struct records *r, const struct types *t, const int32_t *tasks, int32_t k) {
+/*
+ * Descriptors of one task k (skipped for a thread), whose fd/ is at fddir
+ * from at; -1 when the records are full (r then unchanged).
+ */
+static int fds_of_task(struct records *r, const struct types *t, const int32_t *tasks, int32_t k,
+                       int at, const char *fddir) {
   static __thread int checked;
   if (!checked) {
     checked = 1;
@@ -557,9 +451,9 @@ static int fds_of_task(struct records *r, const struct types *t, const int32_t *
   if (pid != tasks[2 * k + 1])
     return 0;
   int32_t mark = r->n;
-  int done = held_like_template(r, t, k, pid);
+  int done = held_like_template(r, t, k, pid, at, fddir);
   if (done == 0)
-    done = held_all(r, t, k, pid);
+    done = held_all(r, t, k, pid, at, fddir);
   if (done < 0) {
     r->n = mark;
     return -1;
@@ -583,24 +477,25 @@ int nsscan_fds(const int32_t *tasks, int32_t n, const char *names, int32_t ntype
   if (split_types(names, ntypes, &t) < 0)
     return -EINVAL;
   struct records r = {rec, cap, 0};
-  for (int32_t k = 0; k < n; k++)
-    if (fds_of_task(&r, &t, tasks, k) < 0) {
+  for (int32_t k = 0; k < n; k++) {
+    char fddir[48];
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", tasks[2 * k]);
+    if (fds_of_task(&r, &t, tasks, k, AT_FDCWD, fddir) < 0) {
       *nrec = r.n;
       return k;
     }
+  }
   *nrec = r.n;
   return n;
 }
 
 /*
- * The parallel scan. Each lane (thread) claims chunks of work from two
- * lists, the links and the descriptors of every task: lane 0 (the caller)
- * takes the descriptors first, the others the links first. Reading
- * descriptors in two threads at once is slow (the processes of a busy
- * machine share open files, and the threads then fight over the same
- * file's reference count in the kernel); chunks keep the lanes on
- * different processes. A lane that gets little CPU (another program on its
- * core) claims little: the work goes to whoever is running.
+ * The parallel scan. Each lane (thread) claims chunks of tasks and reads
+ * each task whole: links, details, descriptors, all relative to its ns/
+ * directory while it is open (a walk from / through /proc/PID costs as much
+ * as a link's read). Chunks keep the lanes on different processes. A lane
+ * that gets little CPU (another program on its core) claims little: the
+ * work goes to whoever is running.
  */
 #define CHUNK 32
 #define LANE_RECORDS 256
@@ -622,8 +517,8 @@ struct scan {
   int32_t cap;
   int32_t nrec;     /* records reserved so far (atomic) */
   int32_t overflow; /* set when a process's records did not fit (atomic) */
-  int32_t next_link, next_fd; /* the next unclaimed chunk of each list (atomic) */
-  int32_t next_lane;          /* lanes take a number as they start (atomic) */
+  int32_t next_chunk; /* the first task of the next unclaimed chunk (atomic) */
+  int32_t next_lane;  /* lanes take a number as they start (atomic) */
   int32_t lanes;
   int32_t error; /* the first -errno (atomic) */
 };
@@ -641,6 +536,140 @@ static void fail(struct scan *s, int err) {
 }
 
 /*
+ * The descriptors of task k, whose ns/ is nsdir: its records go to the
+ * lane's own buffer, then into the shared one in one piece. Once they
+ * have not fit, no more are read (the caller reads them all again).
+ */
+static void held_of_task(struct scan *s, int32_t k, int nsdir) {
+  if (__atomic_load_n(&s->overflow, __ATOMIC_SEQ_CST))
+    return;
+  double local[LANE_RECORDS * NSSCAN_REC];
+  struct records r = {local, LANE_RECORDS, 0};
+  if (fds_of_task(&r, &s->t, s->tasks, k, nsdir, "../fd") < 0) {
+    __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
+    return;
+  }
+  if (r.n == 0)
+    return;
+  int32_t at = __atomic_fetch_add(&s->nrec, r.n, __ATOMIC_SEQ_CST);
+  if (at + r.n > s->cap) {
+    __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
+    return;
+  }
+  memcpy(s->rec + (size_t)at * NSSCAN_REC, local, (size_t)r.n * NSSCAN_REC * sizeof *local);
+}
+
+/*
+ * nsscan_links: for each task k of tasks[0, n) (pid tasks[2k], its process
+ * tasks[2k+1]), the inodes of the namespace links asked for (bit t of mask:
+ * the type named names[t]) into ns[k*ntypes + t]: > 0, or 0 when the link
+ * may not be read. alive[k] is 0 when the task's directory could not be
+ * opened or every link asked for was gone (the task ended, or the kernel
+ * lacks the type), else 1.
+ *
+ * Given ppid, uid, or cmd with cmdoff and cmdlen (else NULL), also PPID and
+ * UID (0 for a task that has gone, as lsns' failed reads show) and COMMAND:
+ * its bytes are appended to cmd[0, cmdcap), cmdoff[k] and cmdlen[k] say
+ * where (cmdlen -1: none). Given seen, the details only of a task that is
+ * the first seen of one of its namespaces (got[k] = 1 where they were read).
+ * Given held, also the descriptors of each process, into held's records
+ * (base: the index of tasks[0] in held's tasks).
+ * Returns the number of tasks done: fewer than n when cmd is full (the
+ * caller goes on from there with a fresh buffer), or -errno for an
+ * unexpected failure.
+ */
+static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
+                        double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd,
+                        int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen, struct seen *seen,
+                        uint8_t *got, struct scan *held, int32_t base) {
+  struct types t;
+  if (split_types(names, ntypes, &t) < 0)
+    return -EINVAL;
+  int want_cmd = cmd && cmdoff && cmdlen;
+  int info = ppid || uid || want_cmd;
+  int32_t used = 0;
+  char path[64];
+  char link[64];
+  for (int32_t k = 0; k < n; k++) {
+    int32_t pid = tasks[2 * k], tgid = tasks[2 * k + 1];
+    alive[k] = 0;
+    if (got)
+      got[k] = 0;
+    for (int i = 0; i < ntypes; i++)
+      ns[k * ntypes + i] = 0;
+    if (ppid)
+      ppid[k] = 0;
+    if (uid)
+      uid[k] = 0;
+    if (want_cmd) {
+      cmdlen[k] = -1;
+      cmdoff[k] = used;
+    }
+    /*
+     * The ns/ directory: each link then walks one component, each walk
+     * through /proc/PID revalidating it (the kernel's most of a scan); the
+     * details are "../" from there.
+     */
+    task_dir(path, sizeof path, pid, tgid, "/ns");
+    int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+      continue;
+    int asked = 0, gone = 0;
+    for (int i = 0; i < ntypes; i++) {
+      if (!(mask & (1u << i)))
+        continue;
+      asked++;
+      ssize_t len = readlinkat(dir, t.name[i], link, sizeof link);
+      if (len < 0) {
+        if (errno == ENOENT || errno == ESRCH)
+          gone++;
+        else if (errno != EACCES) {
+          int err = errno;
+          close(dir);
+          return -err;
+        }
+        continue;
+      }
+      ns[k * ntypes + i] = bracket_number(link, len);
+    }
+    if (asked == 0 || gone < asked)
+      alive[k] = 1;
+    int first = !seen;
+    for (int i = 0; info && seen && i < ntypes; i++)
+      if (ns[k * ntypes + i] > 0 && seen_add(seen, (uint64_t)ns[k * ntypes + i]) != 0)
+        first = 1;
+    if (info && first) {
+      if (got)
+        got[k] = 1;
+      if (ppid) {
+        double p = read_ppid(dir, pid == tgid ? pid : -1);
+        ppid[k] = p < 0 ? 0 : p;
+      }
+      struct stat st;
+      /* ns/ has the owner of its task's directory (the kernel's task_dump_owner for both) */
+      if (uid && fstatat(dir, "", &st, AT_EMPTY_PATH) == 0)
+        uid[k] = st.st_uid;
+      if (want_cmd) {
+        int len = read_command(dir, cmd + used, cmdcap - used);
+        if (len == -2) {
+          close(dir);
+          if (k == 0)
+            return -ENOBUFS;
+          return k; /* the caller starts again at task k with an empty buffer */
+        }
+        cmdlen[k] = len;
+        if (len > 0)
+          used += len;
+      }
+    }
+    if (held)
+      held_of_task(held, base + k, dir);
+    close(dir);
+  }
+  return n;
+}
+
+/*
  * Links and details of tasks [start, end). COMMANDs go to the lane's share
  * of the buffer; those that do not fit are left unread (cmdlen -2), for the
  * caller to read after.
@@ -655,7 +684,7 @@ static void links_chunk(struct lane *l, int32_t start, int32_t end) {
                          s->uid ? s->uid + k : NULL, want_cmd && !full ? s->cmd + l->used : NULL,
                          l->end - l->used, want_cmd && !full ? s->cmdoff + k : NULL,
                          want_cmd && !full ? s->cmdlen + k : NULL, s->got ? &l->seen : NULL,
-                         s->got ? s->got + k : NULL);
+                         s->got ? s->got + k : NULL, s->rec ? s : NULL, k);
     if (r < 0) {
       fail(s, r);
       return;
@@ -676,54 +705,24 @@ static void links_chunk(struct lane *l, int32_t start, int32_t end) {
   }
 }
 
-/* Each process's records go to a lane's own buffer, then into the shared one in one piece. */
-static void fds_chunk(struct scan *s, int32_t start, int32_t end) {
-  double local[LANE_RECORDS * NSSCAN_REC];
-  for (int32_t k = start; k < end; k++) {
-    struct records r = {local, LANE_RECORDS, 0};
-    if (fds_of_task(&r, &s->t, s->tasks, k) < 0) {
-      __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
-      return;
-    }
-    if (r.n == 0)
-      continue;
-    int32_t at = __atomic_fetch_add(&s->nrec, r.n, __ATOMIC_SEQ_CST);
-    if (at + r.n > s->cap) {
-      __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
-      return;
-    }
-    memcpy(s->rec + (size_t)at * NSSCAN_REC, local, (size_t)r.n * NSSCAN_REC * sizeof *local);
-  }
-}
-
-/* Claims and runs chunks of one list until it is exhausted (or the scan failed). */
-static void drain(struct lane *l, int fds) {
+/* Claims and runs chunks until there are none left (or the scan failed). */
+static void drain(struct lane *l) {
   struct scan *s = l->s;
-  int32_t *next = fds ? &s->next_fd : &s->next_link;
   for (;;) {
-    if (__atomic_load_n(&s->error, __ATOMIC_SEQ_CST) ||
-        (fds && __atomic_load_n(&s->overflow, __ATOMIC_SEQ_CST)))
+    if (__atomic_load_n(&s->error, __ATOMIC_SEQ_CST))
       return;
-    int32_t start = __atomic_fetch_add(next, CHUNK, __ATOMIC_SEQ_CST);
+    int32_t start = __atomic_fetch_add(&s->next_chunk, CHUNK, __ATOMIC_SEQ_CST);
     if (start >= s->n)
       return;
-    int32_t end = start + CHUNK < s->n ? start + CHUNK : s->n;
-    if (fds)
-      fds_chunk(s, start, end);
-    else
-      links_chunk(l, start, end);
+    links_chunk(l, start, start + CHUNK < s->n ? start + CHUNK : s->n);
   }
 }
 
-/* Lane number i: its share of the COMMAND buffer. Lane 0 (the caller) reads descriptors first. */
+/* Lane number i: its share of the COMMAND buffer. */
 static void run_lane(struct scan *s, int32_t i) {
   int32_t share = s->cmdcap / s->lanes;
   struct lane l = {s, i * share, (i + 1) * share, i * share, {NULL, 0, 0}};
-  if (i == 0 && s->rec)
-    drain(&l, 1);
-  drain(&l, 0);
-  if (i != 0 && s->rec)
-    drain(&l, 1);
+  drain(&l);
   free(l.seen.slot);
 }
 
