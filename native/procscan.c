@@ -515,7 +515,8 @@ struct scan {
   int32_t *cmdoff, *cmdlen;
   double *rec; /* NULL: no descriptors */
   int32_t cap;
-  int32_t nrec;     /* records reserved so far (atomic) */
+  uint8_t *held;    /* per task: 1 when its descriptors are all in rec */
+  int32_t nrec;     /* records reserved so far, never more than cap (atomic) */
   int32_t overflow; /* set when a process's records did not fit (atomic) */
   int32_t next_chunk; /* the first task of the next unclaimed chunk (atomic) */
   int32_t next_lane;  /* lanes take a number as they start (atomic) */
@@ -535,24 +536,29 @@ static void fail(struct scan *s, int err) {
   __atomic_compare_exchange_n(&s->error, &none, err, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
+/* Room for n records in s->rec: its first index in *at; 0 when they do not fit. */
+static int reserve(struct scan *s, int32_t n, int32_t *at) {
+  int32_t cur = __atomic_load_n(&s->nrec, __ATOMIC_SEQ_CST);
+  do
+    if (cur + n > s->cap)
+      return 0;
+  while (!__atomic_compare_exchange_n(&s->nrec, &cur, cur + n, 0, __ATOMIC_SEQ_CST,
+                                      __ATOMIC_SEQ_CST));
+  *at = cur;
+  return 1;
+}
+
 /*
  * The descriptors of task k, whose ns/ is nsdir: its records go to the
- * lane's own buffer, then into the shared one in one piece. Once they
- * have not fit, no more are read (the caller reads them all again).
+ * lane's own buffer, then into the shared one in one piece; where they do
+ * not fit, held[k] is cleared for the caller to read them again.
  */
 static void held_of_task(struct scan *s, int32_t k, int nsdir) {
-  if (__atomic_load_n(&s->overflow, __ATOMIC_SEQ_CST))
-    return;
   double local[LANE_RECORDS * NSSCAN_REC];
   struct records r = {local, LANE_RECORDS, 0};
-  if (fds_of_task(&r, &s->t, s->tasks, k, nsdir, "../fd") < 0) {
-    __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
-    return;
-  }
-  if (r.n == 0)
-    return;
-  int32_t at = __atomic_fetch_add(&s->nrec, r.n, __ATOMIC_SEQ_CST);
-  if (at + r.n > s->cap) {
+  int32_t at;
+  if (fds_of_task(&r, &s->t, s->tasks, k, nsdir, "../fd") < 0 || !reserve(s, r.n, &at)) {
+    s->held[k] = 0;
     __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
     return;
   }
@@ -741,24 +747,27 @@ static void *lane_thread(void *arg) {
  * (COMMANDs that did not fit their lane's share of cmd are left unread,
  * cmdlen -2: the caller reads them after; given got, details only of a task
  * that is the first its thread meets of one of its namespaces, a superset
- * of each namespace's lowest PID: got[k] says which), and given rec, the descriptors
- * of every process into rec[0, cap) (records as nsscan_fds writes them, in
- * no particular order between processes; *nrec of them), in up to `lanes`
- * threads: this one and lanes - 1 it starts (every signal blocked in them)
- * and joins before it returns. Returns 0; 1 when the descriptor records did
- * not fit (the caller reads the descriptors again with nsscan_fds and more
- * room); or -errno.
+ * of each namespace's lowest PID: got[k] says which), and given rec and
+ * held, the descriptors of every process into rec[0, cap) (records as
+ * nsscan_fds writes them, in no particular order between processes; *nrec
+ * of them; held[k] is 0 for a process whose records did not fit), in up to
+ * `lanes` threads: this one and lanes - 1 it starts (every signal blocked
+ * in them) and joins before it returns. Returns 0; 1 when some records did
+ * not fit (the caller reads those processes' descriptors with nsscan_fds
+ * and more room); or -errno.
  */
 int nsscan(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
            double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd, int32_t cmdcap,
            int32_t *cmdoff, int32_t *cmdlen, uint8_t *got, double *rec, int32_t cap,
-           int32_t *nrec, int32_t lanes) {
+           int32_t *nrec, uint8_t *held, int32_t lanes) {
   struct scan s = {.tasks = tasks, .n = n, .mask = mask, .ns = ns, .alive = alive,
                    .ppid = ppid, .uid = uid, .cmd = cmdoff && cmdlen ? cmd : NULL,
-                   .cmdcap = cmdcap, .cmdoff = cmdoff, .cmdlen = cmdlen, .got = got, .rec = rec,
-                   .cap = cap};
+                   .cmdcap = cmdcap, .cmdoff = cmdoff, .cmdlen = cmdlen, .got = got,
+                   .rec = held ? rec : NULL, .cap = cap, .held = held};
   if (split_types(names, ntypes, &s.t) < 0 || ntypes == 0)
     return -EINVAL;
+  if (held)
+    memset(held, 1, (size_t)n);
   s.lanes = lanes < 1 ? 1 : lanes > MAX_LANES ? MAX_LANES : lanes;
   pthread_t threads[MAX_LANES];
   int started = 0;
@@ -776,7 +785,7 @@ int nsscan(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, u
   for (int i = 0; i < started; i++)
     pthread_join(threads[i], NULL);
   if (nrec)
-    *nrec = s.nrec < cap ? s.nrec : cap;
+    *nrec = s.nrec;
   if (s.error)
     return s.error;
   return s.overflow ? 1 : 0;

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cc = process.env.CC ?? 'cc';
 const out = mkdtempSync(join(tmpdir(), 'nsrun-test-'));
+// removed however this script ends (process.exit skips a finally block)
+process.on('exit', () => rmSync(out, { recursive: true, force: true }));
 const sanitize = [
   '-g',
   '-O1',
@@ -43,7 +45,7 @@ function build(args) {
   process.exit(1);
 }
 
-try {
+{
   // the opcode header, generated as for the real build
   execFileSync(
     process.execPath,
@@ -90,6 +92,4 @@ try {
     },
   );
   process.exit(e2e.status ?? 1);
-} finally {
-  rmSync(out, { recursive: true, force: true });
 }

@@ -18,7 +18,7 @@ const lib = nsrunGroup({
   scan:
     'int nsscan(void *tasks, int32_t n, void *names, int32_t ntypes, uint32_t mask, void *ns, void *alive, ' +
     'void *ppid, void *uid, void *cmd, int32_t cmdcap, void *cmdoff, void *cmdlen, void *got, ' +
-    'void *rec, int32_t cap, _Out_ int32_t *nrec, int32_t lanes)',
+    'void *rec, int32_t cap, _Out_ int32_t *nrec, void *held, int32_t lanes)',
   fds: 'int nsscan_fds(void *tasks, int32_t n, void *names, int32_t ntypes, void *rec, int32_t cap, _Out_ int32_t *nrec)',
 });
 
@@ -126,6 +126,7 @@ export function readTasks(
   const got = want.firstOfNamespace ? (out.got = new Uint8Array(n)) : null;
   const names = cNames(types);
   const count = [0];
+  const held = want.fds ? new Uint8Array(n) : null;
   const r = lib().scan(
     tasks,
     n,
@@ -141,15 +142,25 @@ export function readTasks(
     offsets,
     lengths,
     got,
-    want.fds ? records : null,
+    records,
     records.length / REC,
     count,
+    held,
     lanesFor(n),
   );
   if (r < 0) throw new NsError('reading /proc failed', -r);
-  if (want.fds)
-    out.held =
-      r === 1 ? new Map(readHeldFds(tasks, types)) : heldFromRecords(records, count[0], 0, types);
+  if (want.fds) {
+    out.held = heldFromRecords(records, count[0], 0, types);
+    if (r === 1) {
+      // the processes whose records did not fit, again with more room (kept for the next scan)
+      records = new Float64Array(records.length * 2);
+      const again: number[] = [];
+      for (let k = 0; k < n; k++) if (!held![k]) again.push(k);
+      const sub = new Int32Array(2 * again.length);
+      again.forEach((k, i) => sub.set(tasks.subarray(2 * k, 2 * k + 2), 2 * i));
+      for (const [i, fds] of readHeldFds(sub, types)) out.held.set(again[i], fds);
+    }
+  }
   if (want.command) {
     const command = (out.command = new Array<string | undefined>(n));
     const unread: number[] = [];

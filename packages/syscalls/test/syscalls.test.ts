@@ -1,7 +1,7 @@
 /** @ns/syscalls used as a Node program would: real namespaces, checked from outside. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import {
   CLONE_NEWNET,
@@ -194,4 +194,28 @@ test('readTasks: links as readlink shows them, details, and what descriptors hol
   assert.equal(first.got![0], 1);
   assert.equal(first.command![0], 'sleep 30');
   assert.ok(first.got!.reduce((a, b) => a + b, 0) <= 3 * 2, 'at most two firsts per thread');
+});
+
+test('readTasks: a process holding more descriptors than a thread keeps is read again, in full', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { readTasks } = await import('@ns/syscalls');
+  // 300 descriptors of this process's uts namespace, as the child's 3..302
+  const fd = openSync('/proc/self/ns/uts', 'r');
+  const child = spawn('sleep', ['30'], {
+    stdio: ['ignore', 'ignore', 'ignore', ...Array(300).fill(fd)],
+  });
+  closeSync(fd);
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid!;
+  for (let i = 0; i < 100 && !readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const uts = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/uts'))![1]);
+  const types = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'];
+  const found = readTasks(Int32Array.from([process.pid, process.pid, pid, pid]), types, 0xff, {
+    fds: true,
+  });
+  assert.deepEqual(
+    found.held!.get(1),
+    Array.from({ length: 300 }, (_, i) => ({ fd: i + 3, kind: 'ns', type: 'uts', inode: uts })),
+  );
 });
