@@ -5,7 +5,7 @@
 // uts and ipc namespace. Whatever it starts it kills, also on error or Ctrl-C.
 //
 //   node scripts/bench-nsls.mjs [--loads 2000,5000,10000,20000] [--busy 2000] [--runs 11]
-//                               [--compare DIR]
+//                               [--compare DIR] [--lsns PATH]
 //
 // Each load adds to the last: the extra processes are brought up by eight
 // shells at once, and all of them are killed at the end, on an error or on
@@ -16,6 +16,9 @@
 // Where GNU time is installed (/usr/bin/time), each run's CPU (user+sys) and
 // peak memory (RSS) are reported beside its wall time.
 //
+// --lsns PATH times another lsns in its place (a newer util-linux build:
+// since 2.41 lsns reads every process's descriptors too, as ts-nsls does by
+// default, which the 2.38 release does not).
 // --compare DIR also times DIR/ts-nsls (a copy of an older dist/; its
 // ts-nsls.cjs where it has no launcher), in the
 // same rounds: an A/B against the same load, which a busy machine's noise
@@ -45,9 +48,11 @@ const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const compareAt = process.argv.indexOf('--compare');
 const COMPARE = compareAt > 0 ? process.argv[compareAt + 1] : undefined;
 const devnull = openSync('/dev/null', 'w');
+const lsnsAt = process.argv.indexOf('--lsns');
+const LSNS = lsnsAt > 0 ? process.argv[lsnsAt + 1] : 'lsns';
 
 const commands = {
-  lsns: ['lsns', []],
+  lsns: [LSNS, []],
   // the executable itself, as a user runs it (its native launcher included)
   'ts-nsls': [NSLS, []],
   'node -e 0': [process.execPath, ['-e', '0']],
@@ -169,6 +174,8 @@ async function main() {
     `(interleaved runs, medians: ${RUNS} at the normal load and 2,000, 5 at 5,000, 3 at 10,000 and more; stdout to /dev/null)`,
   );
   if (compared) console.log(`(compared: ${compared})`);
+  const version = spawnSync(LSNS, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  console.log(`(lsns: ${LSNS}, ${version || 'version unknown'})`);
 }
 
 /** How many sleeps of our load group are up (in the group and exec'd into sleep). */
