@@ -517,7 +517,6 @@ struct scan {
   int32_t cap;
   uint8_t *held;    /* per task: 1 when its descriptors are all in rec */
   int32_t nrec;     /* records reserved so far, never more than cap (atomic) */
-  int32_t overflow; /* set when a process's records did not fit (atomic) */
   int32_t next_chunk; /* the first task of the next unclaimed chunk (atomic) */
   int32_t next_lane;  /* lanes take a number as they start (atomic) */
   int32_t lanes;
@@ -559,7 +558,6 @@ static void held_of_task(struct scan *s, int32_t k, int nsdir) {
   int32_t at;
   if (fds_of_task(&r, &s->t, s->tasks, k, nsdir, "../fd") < 0 || !reserve(s, r.n, &at)) {
     s->held[k] = 0;
-    __atomic_store_n(&s->overflow, 1, __ATOMIC_SEQ_CST);
     return;
   }
   memcpy(s->rec + (size_t)at * NSSCAN_REC, local, (size_t)r.n * NSSCAN_REC * sizeof *local);
@@ -567,8 +565,8 @@ static void held_of_task(struct scan *s, int32_t k, int nsdir) {
 
 /*
  * nsscan_links: for each task k of tasks[0, n) (pid tasks[2k], its process
- * tasks[2k+1]), the inodes of the namespace links asked for (bit t of mask:
- * the type named names[t]) into ns[k*ntypes + t]: > 0, or 0 when the link
+ * tasks[2k+1]), the inodes of the namespace links asked for (bit i of mask:
+ * the type named t->name[i]) into ns[k*t->n + i]: > 0, or 0 when the link
  * may not be read. alive[k] is 0 when the task's directory could not be
  * opened or every link asked for was gone (the task ended, or the kernel
  * lacks the type), else 1.
@@ -578,19 +576,17 @@ static void held_of_task(struct scan *s, int32_t k, int nsdir) {
  * its bytes are appended to cmd[0, cmdcap), cmdoff[k] and cmdlen[k] say
  * where (cmdlen -1: none). Given seen, the details only of a task that is
  * the first seen of one of its namespaces (got[k] = 1 where they were read).
- * Given held, also the descriptors of each process, into held's records
- * (base: the index of tasks[0] in held's tasks).
+ * Given fds, also the descriptors of each process, into that scan's
+ * records (base: the index of tasks[0] in its tasks).
  * Returns the number of tasks done: fewer than n when cmd is full (the
  * caller goes on from there with a fresh buffer), or -errno for an
  * unexpected failure.
  */
-static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, uint32_t mask,
+static int nsscan_links(const int32_t *tasks, int32_t n, const struct types *t, uint32_t mask,
                         double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd,
                         int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen, struct seen *seen,
-                        uint8_t *got, struct scan *held, int32_t base) {
-  struct types t;
-  if (split_types(names, ntypes, &t) < 0)
-    return -EINVAL;
+                        uint8_t *got, struct scan *fds, int32_t base) {
+  int32_t ntypes = t->n;
   int want_cmd = cmd && cmdoff && cmdlen;
   int info = ppid || uid || want_cmd;
   int32_t used = 0;
@@ -625,7 +621,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
       if (!(mask & (1u << i)))
         continue;
       asked++;
-      ssize_t len = readlinkat(dir, t.name[i], link, sizeof link);
+      ssize_t len = readlinkat(dir, t->name[i], link, sizeof link);
       if (len < 0) {
         if (errno == ENOENT || errno == ESRCH)
           gone++;
@@ -668,8 +664,8 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const char *names, int3
           used += len;
       }
     }
-    if (held)
-      held_of_task(held, base + k, dir);
+    if (fds)
+      held_of_task(fds, base + k, dir);
     close(dir);
   }
   return n;
@@ -685,7 +681,7 @@ static void links_chunk(struct lane *l, int32_t start, int32_t end) {
   int want_cmd = s->cmd != NULL;
   for (int32_t k = start; k < end;) {
     int full = want_cmd && l->end - l->used < 8192;
-    int r = nsscan_links(s->tasks + 2 * k, end - k, s->t.name[0], s->t.n, s->mask,
+    int r = nsscan_links(s->tasks + 2 * k, end - k, &s->t, s->mask,
                          s->ns + (size_t)k * s->t.n, s->alive + k, s->ppid ? s->ppid + k : NULL,
                          s->uid ? s->uid + k : NULL, want_cmd && !full ? s->cmd + l->used : NULL,
                          l->end - l->used, want_cmd && !full ? s->cmdoff + k : NULL,
@@ -788,5 +784,5 @@ int nsscan(const int32_t *tasks, int32_t n, const char *names, int32_t ntypes, u
     *nrec = s.nrec;
   if (s.error)
     return s.error;
-  return s.overflow ? 1 : 0;
+  return held && memchr(held, 0, (size_t)n) ? 1 : 0;
 }

@@ -45,51 +45,45 @@ function build(args) {
   process.exit(1);
 }
 
-{
-  // the opcode header, generated as for the real build
-  execFileSync(
-    process.execPath,
-    [join(root, 'scripts', 'build-native.mjs'), out, '--header-only'],
-    {
-      stdio: 'inherit',
-    },
-  );
-  const exe = join(out, 'nsrun-test');
-  build(['-I', join(root, 'native'), '-o', exe, join(root, 'native', 'nsrun-test.c')]);
-  const unit = spawnSync(exe, [], { stdio: 'inherit', env });
-  if (unit.status !== 0) process.exit(unit.status ?? 1);
+// the opcode header, generated as for the real build
+execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs'), out, '--header-only'], {
+  stdio: 'inherit',
+});
+const exe = join(out, 'nsrun-test');
+build(['-I', join(root, 'native'), '-o', exe, join(root, 'native', 'nsrun-test.c')]);
+const unit = spawnSync(exe, [], { stdio: 'inherit', env });
+if (unit.status !== 0) process.exit(unit.status ?? 1);
 
-  if (process.getuid() !== 0) {
-    console.log('# SKIP native end-to-end tests: they need root');
-    process.exit(0);
-  }
-  // A copy of the built tools (and koffi, which they load) with sanitized executables.
-  const copy = join(out, 'tree');
-  for (const t of tools) {
-    const dist = join(root, 'packages', t, 'dist');
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run npm run build`);
-    cpSync(dist, join(copy, 'packages', t, 'dist'), { recursive: true });
-  }
-  for (const dep of ['koffi', '@koromix'])
-    if (existsSync(join(root, 'node_modules', dep)))
-      cpSync(join(root, 'node_modules', dep), join(copy, 'node_modules', dep), { recursive: true });
-  for (const t of tools) {
-    const dist = join(copy, 'packages', t, 'dist');
-    build(['-o', join(dist, t), join(root, 'native', 'launcher.c')]);
-    build(['-DNSRUN_WAITER', '-o', join(dist, 'ns-waiter'), join(root, 'native', 'nsrun.c')]);
-  }
-  const e2e = spawnSync(
-    process.execPath,
-    [
-      join(root, 'scripts', 'run-tests.mjs'),
-      join(root, 'test', 'runner.test.ts'),
-      join(root, 'test', 'inheritance.test.ts'),
-    ],
-    {
-      stdio: 'inherit',
-      cwd: root,
-      env: { ...env, ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=0', TS_TOOLS_DIR: copy },
-    },
-  );
-  process.exit(e2e.status ?? 1);
+if (process.getuid() !== 0) {
+  console.log('# SKIP native end-to-end tests: they need root');
+  process.exit(0);
 }
+// A copy of the built tools (and koffi, which they load) with sanitized executables.
+const copy = join(out, 'tree');
+for (const t of tools) {
+  const dist = join(root, 'packages', t, 'dist');
+  if (!existsSync(dist)) throw new Error(`${dist} is missing: run npm run build`);
+  cpSync(dist, join(copy, 'packages', t, 'dist'), { recursive: true });
+}
+for (const dep of ['koffi', '@koromix'])
+  if (existsSync(join(root, 'node_modules', dep)))
+    cpSync(join(root, 'node_modules', dep), join(copy, 'node_modules', dep), { recursive: true });
+for (const t of tools) {
+  const dist = join(copy, 'packages', t, 'dist');
+  build(['-o', join(dist, t), join(root, 'native', 'launcher.c')]);
+  build(['-DNSRUN_WAITER', '-o', join(dist, 'ns-waiter'), join(root, 'native', 'nsrun.c')]);
+}
+const e2e = spawnSync(
+  process.execPath,
+  [
+    join(root, 'scripts', 'run-tests.mjs'),
+    join(root, 'test', 'runner.test.ts'),
+    join(root, 'test', 'inheritance.test.ts'),
+  ],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env: { ...env, ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=0', TS_TOOLS_DIR: copy },
+  },
+);
+process.exit(e2e.status ?? 1);
