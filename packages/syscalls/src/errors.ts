@@ -9,6 +9,10 @@ const errnoNumbers = () =>
   process.getBuiltinModule('node:os').constants.errno as Record<string, number>;
 let errnoNames: Map<number, string> | undefined;
 
+/** Signal names and numbers, from node:os on first use, as the errno table. */
+export const signalNumbers = () =>
+  process.getBuiltinModule('node:os').constants.signals as Record<NodeJS.Signals, number>;
+
 /** The errno's symbolic name, e.g. 'EPERM'. */
 export function errnoName(errno: number): string {
   errnoNames ??= new Map(Object.entries(errnoNumbers()).map(([name, num]) => [num, name]));

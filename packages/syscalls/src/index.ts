@@ -1,6 +1,6 @@
 export * from './namespaces.js';
 export * from './calls.js';
-export { NsError, ExecError, errnoName, errnoOf, strerror } from './errors.js';
+export { NsError, ExecError, errnoName, errnoOf, signalNumbers, strerror } from './errors.js';
 export { mountProcStep, type Bytes, type Step } from './steps.js';
 export * from './caller.js';
 export {

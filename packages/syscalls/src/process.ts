@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { MNT_DETACH, MS_BIND, PROPAGATION, closeFd, mount, pidfdOpen, umount } from './calls.js';
-import { ExecError, NsError } from './errors.js';
+import { ExecError, NsError, signalNumbers } from './errors.js';
 import { libcGroup } from './native.js';
 import { NAMESPACES, cloneFlags, namespaceInfo, type NamespaceType } from './namespaces.js';
 import { namespaceInode } from './proc.js';
@@ -71,12 +71,10 @@ export interface NsSpawnOptions {
   killChild?: boolean | NodeJS.Signals;
 }
 
-/** Node's signal numbers (node:os, loaded on first use, not at start-up). */
-const signals = () => process.getBuiltinModule('node:os').constants.signals;
 const signalNumber = (s: NodeJS.Signals | number | undefined, fallback: number): number =>
-  s === undefined ? fallback : typeof s === 'number' ? s : signals()[s];
+  s === undefined ? fallback : typeof s === 'number' ? s : signalNumbers()[s];
 const signalName = (n: number): NodeJS.Signals | null =>
-  (Object.entries(signals()).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
+  (Object.entries(signalNumbers()).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 
 const calls = libcGroup({
   pipe2: 'int pipe2(_Out_ int *fds, int flags)',
@@ -202,7 +200,7 @@ function prepare(command: string, args: readonly string[], o: NsSpawnOptions): P
       theirs.push(parent);
       const signal = signalNumber(
         o.killChild === true ? undefined : o.killChild,
-        signals().SIGKILL,
+        signalNumbers().SIGKILL,
       );
       steps.push({ op: 'pdeathsig', signal, parentPidfd: parent, what: 'prctl failed' });
     }
@@ -376,14 +374,14 @@ export function spawn(
   cp.kill = (signal?: NodeJS.Signals | number) => {
     if (exited) return false;
     try {
-      process.kill(pid, signalNumber(signal, signals().SIGTERM));
+      process.kill(pid, signalNumber(signal, signalNumbers().SIGTERM));
       (cp as { killed: boolean }).killed = true;
       return true;
     } catch {
       return false;
     }
   };
-  const killSignal = signalNumber(options.killSignal, signals().SIGTERM);
+  const killSignal = signalNumber(options.killSignal, signalNumbers().SIGTERM);
   const timer = options.timeout
     ? setTimeout(() => cp.kill(killSignal), options.timeout)
     : undefined;
@@ -485,7 +483,7 @@ export function spawnSync(
     const wait = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
     const n = calls().poll(pfd, fds.length, wait);
     if (n === 0 && !killed) {
-      process.kill(result.pid, signalNumber(options.killSignal, signals().SIGTERM));
+      process.kill(result.pid, signalNumber(options.killSignal, signalNumbers().SIGTERM));
       killed = true;
       result.error = Object.assign(new Error(`spawnSync ${command} ETIMEDOUT`), {
         code: 'ETIMEDOUT',

@@ -1,20 +1,17 @@
 /** Signal names as util-linux accepts them: any case, optional SIG prefix, RTMIN+n, RTMAX-n. */
 import { ToolError } from '@ns/cli';
-
-/** Node's signal table (node:os, loaded only when a signal is named: start-up does not pay for it). */
-const signalTable = () =>
-  process.getBuiltinModule('node:os').constants.signals as Record<string, number>;
+import { signalNumbers } from '@ns/syscalls';
 
 /** The names --kill-child offers on TAB. */
 export const signalNames = (): string[] =>
-  Object.keys(signalTable()).filter((s) => s !== 'SIGUNUSED');
+  Object.keys(signalNumbers()).filter((s) => s !== 'SIGUNUSED');
 
 const SIGRTMIN = 34; // glibc's, which reserves the kernel's first two
 const SIGRTMAX = 64;
 
 export function parseSignal(text: string): number {
   const name = text.toUpperCase().replace(/^SIG/, '');
-  const signals = signalTable();
+  const signals: Record<string, number> = signalNumbers();
   if (`SIG${name}` in signals && name !== 'UNUSED') return signals[`SIG${name}`];
   const rt = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
   if (rt) {
