@@ -689,8 +689,9 @@ int nsrun_wait(int pid) {
  *   fork     SIGINT and SIGTERM stay blocked: only the child reacts to Ctrl-C
  *            (util-linux's parent with --fork)
  *   forward  SIGINT and SIGTERM are passed on to the child (--forward-signals)
- *   follow   like fork, and a stopped child stops the waiter; continuing the
- *            waiter continues the child (nsenter's parent)
+ *   follow   nsenter's parent: signals keep the caller's dispositions (a
+ *            SIGTERM ends the waiter, not the child), a stopped child stops
+ *            the waiter, and continuing the waiter continues the child
  *   standin  the waiter stands in for a program util-linux would have exec'd
  *            in place: every catchable signal goes to the child, stops are
  *            followed, and the child's end is mirrored
@@ -736,7 +737,7 @@ int main(int argc, char **argv) {
     for (int s = 1; s < _NSIG; s++)
       if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
         on(s);
-  } else {
+  } else if (!follow_stops) {
     mask |= 1ull << (SIGINT - 1) | 1ull << (SIGTERM - 1);
   }
   sigset_t set;

@@ -319,7 +319,7 @@ describe('env, join-cgroup, net-socket, PID:INODE', () => {
       sleep 600 & T=$!
       trap 'st=$?; kill $T; wait $T || true; rmdir ${dir}; exit $st' EXIT
       echo $T > ${dir}/cgroup.procs
-      echo input | "$@" -t $T -c sh -c 'grep "^0::" /proc/self/cgroup; cat'
+      echo input | "$@" -t $T -c -u sh -c 'grep "^0::" /proc/self/cgroup; cat'
       echo input | "$@" -t $T -c -p sh -c 'grep "^0::" /proc/self/cgroup; cat'
     `;
     const r = run('unshare', [

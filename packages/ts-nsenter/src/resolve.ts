@@ -121,6 +121,12 @@ export function resolve(r: Request): Resolved {
     }
   }
 
+  // util-linux 2.41+: nothing to enter is an error, never a run in the
+  // caller's namespaces (--all finds none where /proc is not mounted);
+  // -N and --user-parent name a network and a user namespace.
+  if (wanted.size === 0 && r.netSocket === undefined && !r.userParent)
+    throw new ToolError('no namespace specified');
+
   const fromTarget = NAMESPACES.filter((ns) => wanted.has(ns.type) && !entries.has(ns.type));
   if (fromTarget.length > 0 && pid === undefined)
     throw new ToolError(`neither filename nor target pid supplied for ns/${fromTarget[0].file}`);
