@@ -1,10 +1,20 @@
 // Builds native/ into OUTDIR: libnsrun.so (loaded through koffi: the step
 // runner nsrun.c and the batched /proc reader procscan.c), ns-waiter,
-// and with --launcher NAME the tool's executable NAME (native/launcher.c).
+// and with --launcher NAME the tool's executable NAME (native/launcher.c) and
+// node-path, the one Node.js the launcher runs: NS_TOOLS_NODE, or the Node
+// running this build, as an absolute real path.
 // The step opcodes come from native/steps.json, as a header generated for the
 // build (--header-only writes just that header into OUTDIR).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,4 +92,8 @@ for (const [out, source, extra] of targets) {
     console.error(`build-native: ${cc} failed to build ${out}; a C compiler is required`);
     process.exit(1);
   }
+}
+if (values.launcher) {
+  const node = realpathSync(process.env.NS_TOOLS_NODE || process.execPath);
+  writeFileSync(join(outdir, 'node-path'), node + '\n', { mode: 0o644 });
 }

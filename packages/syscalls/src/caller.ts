@@ -107,6 +107,27 @@ export function getenvRaw(environ: readonly Bytes[], name: string): Buffer | und
   return undefined;
 }
 
+/**
+ * A variable of the caller's environment, as the tool's own settings come
+ * from it (the tool's Node starts with an environment of the launcher's
+ * making); without a launcher, this process's own.
+ */
+export function callerEnv(name: string): string | undefined {
+  return getenvRaw(callerState().environ, name)?.toString();
+}
+
+/** The caller's environment as an object, for a helper the tool runs (newuidmap): the first entry of each name. */
+export function callerEnvObject(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of callerState().environ) {
+    const eq = e.indexOf(0x3d);
+    if (eq <= 0) continue;
+    const name = e.subarray(0, eq).toString();
+    if (!(name in env)) env[name] = e.subarray(eq + 1).toString();
+  }
+  return env;
+}
+
 /** The name of an environment entry (all of it when it has no '='). */
 export function envName(entry: Bytes): string {
   const bytes = Buffer.from(entry);

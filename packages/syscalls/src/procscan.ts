@@ -10,6 +10,7 @@
  * text. Works in worker threads too: each thread loads its own bindings,
  * and the C side keeps its state per thread.
  */
+import { callerEnv } from './caller.js';
 import { NsError } from './errors.js';
 import { nsrunGroup } from './native.js';
 
@@ -99,7 +100,7 @@ let commandBuffer: Buffer | undefined;
  * two and 0.17-0.19 s in one. TS_NSLS_THREADS=N sets it (tests, measurements).
  */
 function lanesFor(n: number): number {
-  const forced = Number(process.env.TS_NSLS_THREADS);
+  const forced = Number(callerEnv('TS_NSLS_THREADS'));
   if (forced >= 1) return forced;
   return n < 256 ? 1 : Math.min(4, n >> 7);
 }

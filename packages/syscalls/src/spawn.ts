@@ -12,9 +12,10 @@ import { encode, type Bytes, type Program, type Step } from './steps.js';
 
 /**
  * The candidate files execvp would try for `program`, given PATH: the name
- * itself when it has a slash, none when it is empty (execvp's ENOENT).
+ * itself when it has a slash, none when it is empty (execvp's ENOENT). An
+ * unset PATH is the C library's default, as execvp has it.
  */
-export function execPaths(program: Bytes, path: Bytes | undefined = process.env.PATH): Bytes[] {
+export function execPaths(program: Bytes, path: Bytes | undefined): Bytes[] {
   if (program.length === 0) return [];
   if (program.includes('/')) return [program];
   const dirs = (path === undefined ? '/bin:/usr/bin' : path.toString()).split(':');
@@ -39,7 +40,8 @@ export function execStep(argv: string[], env: NodeJS.ProcessEnv | string[] = pro
     : Object.entries(env)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${v}`);
-  return { op: 'exec', paths: execPaths(argv[0]), argv, env: envList };
+  const path = envList.find((e) => e.startsWith('PATH='))?.slice(5);
+  return { op: 'exec', paths: execPaths(argv[0], path), argv, env: envList };
 }
 
 const EPROTO = 71;
@@ -196,8 +198,9 @@ export function holdSignals(): void {
 /**
  * How the waiter treats signals (see native/nsrun.c, ns-waiter):
  * 'fork' keeps SIGINT and SIGTERM blocked (util-linux unshare --fork),
- * 'forward' passes them on (--forward-signals), 'follow' also stops when the
- * program stops (nsenter's fork), 'standin' passes every signal on and
+ * 'forward' passes them on (--forward-signals), 'follow' leaves the
+ * caller's dispositions (a SIGTERM ends the waiter, as it ends nsenter's
+ * parent) and stops when the program stops, 'standin' passes every signal on and
  * follows stops: it stands in for a program util-linux would have run in
  * its own place.
  */

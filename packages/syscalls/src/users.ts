@@ -3,6 +3,7 @@
  * getpwuid_r, getgrnam_r): /etc/passwd and /etc/group, and LDAP, sssd or
  * whatever else nsswitch.conf names. Results are cached for the process.
  */
+import { callerEnv } from './caller.js';
 import { getKoffi } from './native.js';
 
 /** A passwd entry. */
@@ -111,6 +112,6 @@ export const groupByName: (name: string) => GroupEntry | undefined = cached((nam
  * The shell util-linux runs when no program is given: $SHELL, else the
  * passwd entry's shell of the real user, else /bin/sh.
  */
-export function loginShell(env: { SHELL?: string } = process.env): string {
+export function loginShell(env: { SHELL?: string } = { SHELL: callerEnv('SHELL') }): string {
   return env.SHELL || userById(process.getuid!())?.shell || '/bin/sh';
 }

@@ -20,6 +20,8 @@ import {
 import { COLUMNS, column, findColumn, type Column, type ColumnId } from './columns.js';
 import {
   LSNS_TYPES as TYPES,
+  callerEnv,
+  callerState,
   commandOf,
   connectRelations,
   inodeOf,
@@ -43,7 +45,7 @@ declare const __TOOL_VERSION__: string;
 const VERSION = __TOOL_VERSION__;
 
 /** TS_NSLS_COMPAT=2.38 behaves like the lsns 2.38 release: only namespaces with processes, its messages. */
-const COMPAT_238 = process.env.TS_NSLS_COMPAT === '2.38';
+const COMPAT_238 = callerEnv('TS_NSLS_COMPAT') === '2.38';
 
 type TreeKind = 'process' | 'owner' | 'parent';
 
@@ -119,8 +121,7 @@ function userName(uid: number): string {
 }
 
 function isUtf8(): boolean {
-  const env = process.env;
-  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
+  const locale = callerEnv('LC_ALL') || callerEnv('LC_CTYPE') || callerEnv('LANG') || '';
   return /utf-?8/i.test(locale);
 }
 
@@ -247,7 +248,7 @@ function compare(
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
+  const argv = callerState().argv.slice(1).map(String);
   if (argv[0] === '--completion') return printCompletion(PROG, argv[1]);
   const { options: opt, positional } = parseCommandLine(argv);
   if (opt.help) return writeOut(help());

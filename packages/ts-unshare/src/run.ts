@@ -1,6 +1,7 @@
 /** Carrying out a plan: in place, or in a child that the native waiter then waits for. */
 import {
   becomeWaiter,
+  callerEnvObject,
   closeFd,
   holdSignals,
   mount,
@@ -66,7 +67,11 @@ function runIdmapHelper(helper: string, pid: number, ranges: IdRange[]): void {
   const args = [String(pid), ...ranges.flatMap((r) => [r.inner, r.outer, r.count].map(String))];
   // child_process is loaded here only: the common path should not pay for it.
   const { spawnSync } = process.getBuiltinModule('node:child_process');
-  const result = spawnSync(helper, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // util-linux runs it with execvp and its own environment: the caller's.
+  const result = spawnSync(helper, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: callerEnvObject(),
+  });
   if (result.error) {
     const errno = Math.abs((result.error as NodeJS.ErrnoException).errno ?? 2);
     throw new ExecError(helper, errno);
