@@ -191,6 +191,16 @@ describe('limits: the tool starts, or one line names the limit', () => {
         worksOrOneLine(nobody, `${tool} ulimit -n ${n} as nobody`, n > 3 ? TOO_FEW : undefined);
       }
   });
+  test('a descriptor above the open-files limit (fd 251, ulimit -n 200) reaches the program', () => {
+    const script =
+      'exec 251</dev/null; ulimit -n 200; exec "$0" -u sh -c "ls /proc/self/fd; ulimit -n"';
+    const [ours, theirs] = [bin('ts-unshare'), 'unshare'].map((exe) =>
+      run('bash', ['-c', script, exe]),
+    );
+    assert.deepEqual(ours, theirs);
+    assert.match(ours.stdout, /^251$/m);
+  });
+
   test('a soft limit below the hard one is raised for Node and given back to the program', () => {
     const r = run('sh', [
       '-c',
