@@ -103,6 +103,10 @@ describe('ts-nsls as lsns 2.38.1', () => {
     ['-t', 'user', '-o', 'NS,PNS,ONS'],
     ['-p', '99999999'],
     ['-J', '-p', '99999999'],
+    // namespace 0 is none: every namespace, with the columns of the <namespace> mode
+    ['0'],
+    ['-J', '0'],
+    ['-l', '00'],
   ];
   for (const args of cases) it(`lsns ${args.join(' ')}`, () => sameAsLsns(args));
 
@@ -182,6 +186,10 @@ describe('ts-nsls as lsns 2.38.1', () => {
       ['-x'],
       ['--bogus'],
       ['-p'],
+      ['-p', ''],
+      ['-p', '0x5'],
+      ['-p', '99999999999'],
+      ['--', '18446744073709551616'],
     ])
       sameAsLsns(args);
   });
@@ -195,6 +203,24 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     assert.equal(
       nsls(['-P', '-p', '1']).stderr,
       'ts-nsls: options --persistent and --task cannot be combined\n',
+    );
+  });
+
+  it('lsns 2.42: -p 0 and negative PIDs are refused, -Q with an empty expression is no filter', () => {
+    for (const pid of ['0', '-1']) {
+      const r = nsls([`-p${pid}`]);
+      assert.deepEqual(
+        [r.stdout, r.stderr, r.status],
+        ['', `ts-nsls: invalid PID argument: '${pid}': Numerical result out of range\n`, 1],
+      );
+    }
+    const all = nsls(['-o', 'NS,TYPE,NPROCS,PID']);
+    assert.deepEqual(nsls(['-o', 'NS,TYPE,NPROCS,PID', '-Q', '']), all);
+    assert.equal(all.status, 0);
+    // a blank expression is still an error
+    assert.equal(
+      nsls(['-Q', ' ']).stderr,
+      'ts-nsls: failed to parse " ": syntax error, unexpected end of file\n',
     );
   });
 

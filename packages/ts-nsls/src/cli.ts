@@ -28,6 +28,7 @@ import {
   isTerminal,
   ppidOf,
   scan,
+  strerror,
   uidOf,
   userById,
   type LsnsType as NsType,
@@ -96,11 +97,34 @@ function exclusive(a: string, b: string): never {
   );
 }
 
-/** util-linux's strtoXX_or_err: the whole argument must be a number. */
-function number(arg: string, what: string, max: number): number {
-  if (!/^\s*[+]?\d+$/.test(arg) || Number(arg) > max) throw new ToolError(`${what}: '${arg}'`);
-  return Number(arg);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+const ERANGE = 34;
+
+/**
+ * util-linux's str2num_or_err and str2unum_or_err (strtoimax' rules: blanks,
+ * a sign, decimal digits, then nothing): a number outside [low, high], or a
+ * negative one for an unsigned argument (low undefined), is refused with
+ * strerror(ERANGE) after it; anything else that is not a number without.
+ */
+function number(arg: string, what: string, low: bigint | undefined, high: bigint): bigint {
+  const invalid = () => new ToolError(`${what}: '${arg}'`);
+  const range = () => new ToolError(`${what}: '${arg}': ${strerror(ERANGE)}`);
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d+)/.exec(arg);
+  if (!m) throw invalid();
+  const v = BigInt(m[1] + m[2]);
+  const trailing = m[0].length < arg.length;
+  if (low === undefined) {
+    if (v < 0n || v > UINT64_MAX) throw range();
+  } else if (v < -INT64_MAX - 1n || v > INT64_MAX) throw range();
+  if (trailing) throw invalid();
+  if ((low !== undefined && v < low) || v > high) throw range();
+  return v;
 }
+
+/** -p and --compare: a PID (pid_t, from 1). */
+const pidArgument = (arg: string) =>
+  Number(number(arg, 'invalid PID argument', 1n, 2n ** 31n - 1n));
 
 /** -o LIST: replaces the columns, or with a leading + adds to them. */
 function outputColumns(list: string, columns: Column[]): Column[] {
@@ -212,7 +236,7 @@ function compare(
   o: { json: boolean; raw: boolean; noheadings: boolean },
 ): string {
   if (pids.length !== 2) throw new ToolError('--compare needs two PIDs');
-  const [a, b] = pids.map((p) => number(p, 'invalid PID argument', 2 ** 31 - 1));
+  const [a, b] = pids.map(pidArgument);
   const inode = (pid: number, t: NsType): string | undefined => {
     try {
       const link = readlinkSync(`/proc/${pid}/ns/${t}`);
@@ -284,21 +308,21 @@ async function main(): Promise<void> {
       ),
     );
 
-  const task =
-    opt.task !== undefined
-      ? number(String(opt.task), 'invalid PID argument', 2 ** 31 - 1)
-      : undefined;
-  let nsArg: number | undefined;
+  const task = opt.task !== undefined ? pidArgument(String(opt.task)) : undefined;
+  // a <namespace> argument: its columns and process tree; namespace 0 is none, as in lsns
+  let nsGiven = false;
+  let nsArg: bigint | undefined;
   if (positional.length > 0) {
     if (task !== undefined) throw new ToolError('--task is mutually exclusive with <namespace>');
-    nsArg = number(positional[0], 'invalid namespace argument', Number.MAX_SAFE_INTEGER);
+    nsGiven = true;
+    nsArg = number(positional[0], 'invalid namespace argument', undefined, UINT64_MAX) || undefined;
   }
   // lsns makes the process tree the default only with its default columns or a <namespace>
-  if (!tree && !opt.list && (nsArg !== undefined || !opt['output-all'])) tree = 'process';
+  if (!tree && !opt.list && (nsGiven || !opt['output-all'])) tree = 'process';
 
   let columns: Column[];
   if (opt['output-all']) columns = COLUMNS.filter((c) => !c.extra);
-  else if (nsArg !== undefined) columns = (['PID', 'PPID', 'USER', 'COMMAND'] as const).map(column);
+  else if (nsGiven) columns = (['PID', 'PPID', 'USER', 'COMMAND'] as const).map(column);
   else
     columns = (
       types.has('net') && typeArgs.length
@@ -312,7 +336,8 @@ async function main(): Promise<void> {
   }
 
   let filter: Filter | undefined;
-  if (opt.filter !== undefined) {
+  // an empty expression is no filter (libsmartcols parses it to none)
+  if (opt.filter !== undefined && opt.filter !== '') {
     try {
       filter = parseFilter(String(opt.filter), (name) => {
         writeErr(`${PROG}: unknown column: ${name}\n`);
@@ -359,7 +384,7 @@ async function main(): Promise<void> {
     !filter || filter.test((id) => [cells.get(id, ns, proc)].flat().join(','));
 
   if (nsArg !== undefined) {
-    const ns = s.byId.get(nsArg);
+    const ns = nsArg <= Number.MAX_SAFE_INTEGER ? s.byId.get(Number(nsArg)) : undefined;
     if (!ns) throw new ToolError(`not found namespace: ${nsArg}`);
     const ti = TYPES.indexOf(ns.type);
     const shown = new Set<Proc>();
