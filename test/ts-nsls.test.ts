@@ -224,6 +224,15 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     );
   });
 
+  it('lsns 2.42 widths: from the data alone with -n, a header as wide as the data is the width', () => {
+    // lsns 2.38.1 widens every column to its header, and then to its hint ("user    0")
+    const rows = (args: string[]) => new Set(nsls(args).stdout.trimEnd().split('\n'));
+    assert.deepEqual(rows(['-n', '-t', 'user', '-o', 'TYPE,UID']), new Set(['user  0']));
+    assert.deepEqual(rows(['-t', 'user', '-o', 'TYPE,UID']), new Set(['TYPE UID', 'user   0']));
+    sameAsLsns(['-n', '-t', 'user', '-o', 'TYPE,UID']);
+    sameAsLsns(['-t', 'user', '-o', 'TYPE,UID']);
+  });
+
   it('persistent, fd-held and socket-held namespaces (NPROCS 0), -P, NAME', async (t) => {
     const local = new Scene();
     t.after(() => local.cleanup());

@@ -226,7 +226,7 @@ function listColumns(o: { json: boolean; raw: boolean; noheadings: boolean }): s
   );
   for (const c of COLUMNS) t.add([c.id, c.json === 'number' ? '<integer>' : '<string>', c.help]);
   if (o.json) return printJson(t, 'lsns-columns');
-  const p = { noHeadings: true, utf8: isUtf8() };
+  const p = { noHeadings: true, utf8: isUtf8(), widths238: COMPAT_238 };
   return o.raw ? printRaw(t, p) : printHuman(t, p);
 }
 
@@ -267,7 +267,7 @@ function compare(
     t.add([type, x, y, x === undefined || y === undefined ? undefined : x === y ? 'yes' : 'no']);
   }
   if (o.json) return printJson(t, 'namespaces');
-  const p = { noHeadings: o.noheadings, utf8: isUtf8() };
+  const p = { noHeadings: o.noheadings, utf8: isUtf8(), widths238: COMPAT_238 };
   return o.raw ? printRaw(t, p) : printHuman(t, p);
 }
 
@@ -438,7 +438,13 @@ async function main(): Promise<void> {
   if (json) return writeOut(printJson(table, 'namespaces'));
   if (raw) return writeOut(printRaw(table, { noHeadings: noheadings, utf8 }));
   const termWidth = isTerminal(1) ? process.stdout.columns || 80 : undefined;
-  printHuman(table, { noHeadings: noheadings, utf8, termWidth, write: writeOut });
+  printHuman(table, {
+    noHeadings: noheadings,
+    utf8,
+    termWidth,
+    write: writeOut,
+    widths238: COMPAT_238,
+  });
 }
 
 // an explicit exit: ending by an empty event loop costs more

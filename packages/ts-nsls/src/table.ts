@@ -100,6 +100,14 @@ export interface PrintOptions {
    * small pieces it is joined from
    */
   write?: (text: string) => void;
+  /**
+   * libsmartcols 2.38's widths: the header's width is a column's minimum
+   * even without headings, and a column exactly that wide still gets its
+   * width hint. Otherwise 2.42's: without headings a column is as wide as
+   * its data (an empty one takes no room), and the hint widens only a
+   * column wider than its minimum.
+   */
+  widths238?: boolean;
 }
 
 const text = (v: Row['cells'][number]): string =>
@@ -189,9 +197,15 @@ export function printHuman(t: Table, o: PrintOptions): string {
   }
   for (let i = 0; i < C; i++) {
     const c = cols[i];
-    const min = width(c.col.id);
     const w = widths[i];
-    if (w < min) widths[i] = min;
+    if (o.widths238) {
+      const min = width(c.col.id);
+      if (w < min) widths[i] = min;
+      else if (c.col.whint >= 1 && w < c.col.whint && min < c.col.whint) widths[i] = c.col.whint;
+      continue;
+    }
+    const min = o.noHeadings ? 1 : Math.max(1, width(c.col.id));
+    if (w <= min) widths[i] = o.noHeadings && w === 0 ? 0 : min;
     else if (c.col.whint >= 1 && w < c.col.whint && min < c.col.whint) widths[i] = c.col.whint;
   }
   if (o.termWidth) {

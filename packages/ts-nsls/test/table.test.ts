@@ -39,6 +39,28 @@ describe('table printing', () => {
     assert.equal(printHuman(new Table([out('NS')]), { noHeadings: false, utf8: true }), '');
   });
 
+  it('widths as libsmartcols 2.42 sets them: from the data alone without headings', () => {
+    // NPROCS ("120") gets its width hint (5), not its header's width (6); UID ("0") its data's
+    // width, PID ("2") too: a column no wider than its minimum keeps it, hint or not
+    const t = new Table([out('TYPE'), out('NPROCS'), out('PID'), out('UID'), out('COMMAND')]);
+    t.add(['user', '120', '2', '0', 'sleep 600']);
+    assert.equal(printHuman(t, { noHeadings: true, utf8: true }), 'user    120 2 0 sleep 600\n');
+    // with headings TYPE ("user") is as wide as its header: that width, not the hint
+    assert.equal(
+      printHuman(t, { noHeadings: false, utf8: true }),
+      'TYPE NPROCS PID UID COMMAND\nuser    120   2   0 sleep 600\n',
+    );
+    // 2.38's: the header's width counts without headings too, then the hint where it is wider
+    assert.equal(
+      printHuman(t, { noHeadings: true, utf8: true, widths238: true }),
+      'user     120   2   0 sleep 600\n',
+    );
+    assert.equal(
+      printHuman(t, { noHeadings: false, utf8: true, widths238: true }),
+      'TYPE  NPROCS PID UID COMMAND\nuser     120   2   0 sleep 600\n',
+    );
+  });
+
   it('a wrap column prints on several lines', () => {
     const t = new Table([out('NS'), out('NSFS', false, true)]);
     t.add(['4026532191', '/run/netns/a\n/tmp/b']);
