@@ -233,6 +233,18 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     sameAsLsns(['-t', 'user', '-o', 'TYPE,UID']);
   });
 
+  it("its own process: COMMAND is the tool's command line as the caller gave it, as lsns shows lsns", () => {
+    // alone in a new uts namespace, -p $$ shows the tool's own row
+    const own = (tool: string) =>
+      run('unshare', ['-u', 'sh', '-c', 'exec "$0" -p $$ -t uts -n -o COMMAND', tool]);
+    const theirs = own('lsns');
+    assert.match(theirs.stdout, /^lsns -p \d+ -t uts -n -o COMMAND\n$/);
+    const ours = own(NSLS);
+    const anyPid = (text: string) => text.replace(/-p \d+/, '-p PID');
+    assert.equal(anyPid(ours.stdout), anyPid(theirs.stdout).replace(/^lsns/, NSLS));
+    assert.equal(ours.status, 0);
+  });
+
   it('persistent, fd-held and socket-held namespaces (NPROCS 0), -P, NAME', async (t) => {
     const local = new Scene();
     t.after(() => local.cleanup());

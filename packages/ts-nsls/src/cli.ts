@@ -139,6 +139,30 @@ function outputColumns(list: string, columns: Column[]): Column[] {
   return out;
 }
 
+let ownPid: number | undefined;
+let ownCommandText: string | undefined;
+
+/**
+ * COMMAND of a process: for the tool's own (its PID as /proc numbers it),
+ * the command line its caller gave, as the launcher recorded it, shown as
+ * lsns shows a cmdline (its first 8 KiB, NULs as blanks, the last byte
+ * dropped): /proc/self/cmdline is Node's. Started without the launcher
+ * (node ts-nsls.cjs), that cmdline is the caller's own.
+ */
+function commandCell(p: Proc): string | undefined {
+  ownPid ??= Number(readlinkSync('/proc/self'));
+  if (p.tgid !== ownPid) return commandOf(p);
+  if (ownCommandText === undefined) {
+    const caller = callerState();
+    if (!caller.recorded || caller.argv.length === 0) return commandOf(p);
+    const line = Buffer.concat(caller.argv.flatMap((a) => [a, Buffer.alloc(1)])).subarray(0, 8192);
+    const text = Buffer.from(line.subarray(0, line.length - 1));
+    for (let i = 0; i < text.length; i++) if (text[i] === 0) text[i] = 0x20;
+    ownCommandText = text.toString('utf8');
+  }
+  return ownCommandText;
+}
+
 /** The user name of a uid (the system's name service), or the number as lsns' idcache shows it. */
 function userName(uid: number): string {
   return userById(uid)?.name ?? String(uid);
@@ -179,7 +203,7 @@ class Cells {
       case 'PPID':
         return proc ? String(ppidOf(proc)) : undefined;
       case 'COMMAND':
-        return proc ? commandOf(proc) : undefined;
+        return proc ? commandCell(proc) : undefined;
       case 'UID':
         return String(proc ? uidOf(proc) : ns.uidFallback);
       case 'USER':
