@@ -7,10 +7,13 @@
  * process; what to list and how stays in TypeScript. Built into libnsrun.so.
  *
  * nsscan() shares a large batch among threads it starts and joins itself;
- * every function is also safe to call from several threads at once: the
- * only state kept between calls (the descriptor template, the nsfs device,
- * the known non-nsfs paths) is per thread. The record layout (NSSCAN_REC
- * doubles, the kinds below) is read by packages/syscalls/src/procscan.ts.
+ * every function is also safe to call from several threads at once. Nothing
+ * is kept from one call to the next: what a thread of a call learns as it
+ * reads (the descriptor template and its pidfd, the nsfs device, the known
+ * non-nsfs paths, what the kernel supports) is in a struct reader of that
+ * call, dropped before it returns, so a call sees the processes as they are
+ * then. The record layout (NSSCAN_REC doubles, the kinds below) is read by
+ * packages/syscalls/src/procscan.ts.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -87,12 +90,57 @@ static void task_dir(char *buf, size_t size, int32_t pid, int32_t tgid, const ch
     snprintf(buf, size, "/proc/%d/task/%d%s", tgid, pid, tail);
 }
 
-/* Per thread: PIDFD_GET_INFO works here (cleared on a kernel without it). */
-static __thread int pidfd_info_works = 1;
+#define KNOWN_PATHS 32
+#define TEMPLATE_FDS 64
+
+/*
+ * What one thread of one call learns as it reads, set up when the call
+ * starts (reader_init) and dropped before it returns (reader_done): no
+ * process, path or descriptor of one call is taken for the same in the next.
+ */
+struct reader {
+  int pidfd_info_works; /* PIDFD_GET_INFO works (cleared on a kernel without it) */
+  int can_compare;      /* kcmp, pidfds and fd/'s size as its count are there (cleared where not) */
+  int fd_count_checked; /* can_compare has been checked against fd/'s size */
+  long nsfs_major, nsfs_minor; /* the nsfs device (major -1: not known yet) */
+  /* link texts of descriptors found not to be on nsfs (/dev/null, log files), a few, round robin */
+  char known_path[KNOWN_PATHS][128];
+  int known_next;
+  /*
+   * The last process whose descriptors were all read and found to hold
+   * nothing (stdio on /dev/null, a log file, a pipe), with a pidfd to tell
+   * whether it is still the same process.
+   */
+  struct {
+    int32_t pid;
+    int pidfd; /* -1: no template */
+    int nfds;
+    int fds[TEMPLATE_FDS];
+  } template;
+};
+
+static void reader_init(struct reader *rd) {
+  rd->pidfd_info_works = 1;
+  rd->can_compare = 1;
+  rd->fd_count_checked = 0;
+  rd->nsfs_major = rd->nsfs_minor = -1;
+  for (int i = 0; i < KNOWN_PATHS; i++)
+    rd->known_path[i][0] = 0;
+  rd->known_next = 0;
+  rd->template.pid = 0;
+  rd->template.pidfd = -1;
+  rd->template.nfds = 0;
+}
+
+static void reader_done(struct reader *rd) {
+  if (rd->template.pidfd >= 0)
+    close(rd->template.pidfd);
+  rd->template.pidfd = -1;
+}
 
 /* The parent PID of the task whose ns/ directory is nsdir (pid given for a process, -1 for a thread); -1 if gone. */
-static double read_ppid(int nsdir, int32_t pid) {
-  if (pid > 0 && pidfd_info_works) {
+static double read_ppid(struct reader *rd, int nsdir, int32_t pid) {
+  if (pid > 0 && rd->pidfd_info_works) {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) {
       uint32_t info[16] = {NSSCAN_PIDFD_INFO_PID};
@@ -102,9 +150,9 @@ static double read_ppid(int nsdir, int32_t pid) {
       if (r == 0)
         return info[6]; /* ppid: after mask (u64), cgroupid (u64), pid, tgid */
       if (err == ENOTTY || err == EINVAL)
-        pidfd_info_works = 0;
+        rd->pidfd_info_works = 0;
     } else if (errno == ENOSYS)
-      pidfd_info_works = 0;
+      rd->pidfd_info_works = 0;
   }
   char buf[1024];
   int fd = openat(nsdir, "../stat", O_RDONLY | O_CLOEXEC);
@@ -216,26 +264,18 @@ static int seen_add(struct seen *s, uint64_t v) {
   }
 }
 
-/* Per thread: the nsfs device, from our own user namespace link (major -1: not known yet). */
-static __thread long nsfs_major = -1, nsfs_minor = -1;
-
-/* Per thread: link texts of descriptors found not to be on nsfs (/dev/null, log files), a few, round robin. */
-#define KNOWN_PATHS 32
-static __thread char known_path[KNOWN_PATHS][128];
-static __thread int known_next;
-
-static int known_not_nsfs(const char *link) {
+static int known_not_nsfs(const struct reader *rd, const char *link) {
   for (int i = 0; i < KNOWN_PATHS; i++)
-    if (known_path[i][0] && strcmp(known_path[i], link) == 0)
+    if (rd->known_path[i][0] && strcmp(rd->known_path[i], link) == 0)
       return 1;
   return 0;
 }
 
-static void remember_not_nsfs(const char *link) {
-  if (strlen(link) >= sizeof known_path[0])
+static void remember_not_nsfs(struct reader *rd, const char *link) {
+  if (strlen(link) >= sizeof rd->known_path[0])
     return;
-  strcpy(known_path[known_next], link);
-  known_next = (known_next + 1) % KNOWN_PATHS;
+  strcpy(rd->known_path[rd->known_next], link);
+  rd->known_next = (rd->known_next + 1) % KNOWN_PATHS;
 }
 
 /* Output records being written; full when one more does not fit. */
@@ -262,27 +302,27 @@ static int put_record(struct records *r, int32_t task, int fd, int kind, double 
  * of a namespace), or nothing. name is its link relative to dirfd. Returns
  * -1 when the records are full.
  */
-static int classify(struct records *r, const struct types *t, int32_t task, int dirfd,
-                    const char *name, int fd, char *link, ssize_t len) {
+static int classify(struct reader *rd, struct records *r, const struct types *t, int32_t task,
+                    int dirfd, const char *name, int fd, char *link, ssize_t len) {
   if (link[0] == '/') {
     /* "/" is what a descriptor on a detached mount shows: never take it for a known file */
     int root = len == 1;
-    if (!root && known_not_nsfs(link))
+    if (!root && known_not_nsfs(rd, link))
       return 0;
     struct stat st;
-    if (nsfs_major < 0) {
+    if (rd->nsfs_major < 0) {
       if (stat("/proc/self/ns/user", &st) == 0) {
-        nsfs_major = major(st.st_dev);
-        nsfs_minor = minor(st.st_dev);
+        rd->nsfs_major = major(st.st_dev);
+        rd->nsfs_minor = minor(st.st_dev);
       } else
-        nsfs_major = nsfs_minor = 0x7fffffff;
+        rd->nsfs_major = rd->nsfs_minor = 0x7fffffff;
     }
     if (fstatat(dirfd, name, &st, 0) < 0)
       return 0;
-    if ((long)major(st.st_dev) == nsfs_major && (long)minor(st.st_dev) == nsfs_minor)
+    if ((long)major(st.st_dev) == rd->nsfs_major && (long)minor(st.st_dev) == rd->nsfs_minor)
       return put_record(r, task, fd, NSSCAN_KIND_NSFS(t->n), (double)st.st_ino);
     if (!root)
-      remember_not_nsfs(link);
+      remember_not_nsfs(rd, link);
     return 0;
   }
   const char *colon = memchr(link, ':', (size_t)len);
@@ -302,21 +342,6 @@ static int classify(struct records *r, const struct types *t, int32_t task, int 
 }
 
 /*
- * Per thread: the last process whose descriptors were all read and found
- * to hold nothing (stdio on /dev/null, a log file, a pipe), with a pidfd
- * to tell whether it is still the same process.
- */
-#define TEMPLATE_FDS 64
-static __thread struct {
-  int32_t pid;
-  int pidfd; /* -1: no template */
-  int nfds;
-  int fds[TEMPLATE_FDS];
-} template = {0, -1, 0, {0}};
-/* Per thread: kcmp, pidfds and fd/'s size as its count are there (cleared where not). */
-static __thread int can_compare = 1;
-
-/*
  * The descriptors of pid by comparison with the template: 1 when done, 0
  * when it does not work out (then read them all), -1 when the records are
  * full. Most processes inherit their descriptors from a common parent, so
@@ -330,22 +355,22 @@ static __thread int can_compare = 1;
  * kcmp takes a PID, and one reused by another process meanwhile would have
  * compared with that one's files.
  */
-static int held_like_template(struct records *r, const struct types *t, int32_t task, int32_t pid,
-                              int at, const char *fddir) {
-  if (template.pidfd < 0 || !can_compare)
+static int held_like_template(struct reader *rd, struct records *r, const struct types *t,
+                              int32_t task, int32_t pid, int at, const char *fddir) {
+  if (rd->template.pidfd < 0 || !rd->can_compare)
     return 0;
   struct stat st;
-  if (fstatat(at, fddir, &st, 0) < 0 || st.st_size != template.nfds)
+  if (fstatat(at, fddir, &st, 0) < 0 || st.st_size != rd->template.nfds)
     return 0;
   int32_t mark = r->n;
-  for (int i = 0; i < template.nfds; i++) {
-    int fd = template.fds[i];
-    long same = syscall(SYS_kcmp, template.pid, pid, KCMP_FILE, fd, fd);
+  for (int i = 0; i < rd->template.nfds; i++) {
+    int fd = rd->template.fds[i];
+    long same = syscall(SYS_kcmp, rd->template.pid, pid, KCMP_FILE, fd, fd);
     if (same == 0)
       continue; /* the same open file: nothing */
     if (same < 0) {
       if (errno == ENOSYS)
-        can_compare = 0;
+        rd->can_compare = 0;
       r->n = mark;
       return 0; /* not open here (or there): the numbers differ */
     }
@@ -358,13 +383,13 @@ static int held_like_template(struct records *r, const struct types *t, int32_t 
       return 0; /* closed meanwhile */
     }
     link[len] = 0;
-    if (classify(r, t, task, at, name, fd, link, len) < 0)
+    if (classify(rd, r, t, task, at, name, fd, link, len) < 0)
       return -1;
   }
   /* signal 0 only checks: it fails with ESRCH once the template process has ended */
-  if (syscall(SYS_pidfd_send_signal, template.pidfd, 0, NULL, 0) != 0 && errno == ESRCH) {
-    close(template.pidfd);
-    template.pidfd = -1;
+  if (syscall(SYS_pidfd_send_signal, rd->template.pidfd, 0, NULL, 0) != 0 && errno == ESRCH) {
+    close(rd->template.pidfd);
+    rd->template.pidfd = -1;
     r->n = mark;
     return 0;
   }
@@ -372,26 +397,26 @@ static int held_like_template(struct records *r, const struct types *t, int32_t 
 }
 
 /* Makes process pid, whose descriptors fds[0, nfds) hold nothing, the template. */
-static void remember_template(int32_t pid, const int *fds, int nfds) {
-  if (!can_compare || nfds == 0 || nfds > TEMPLATE_FDS)
+static void remember_template(struct reader *rd, int32_t pid, const int *fds, int nfds) {
+  if (!rd->can_compare || nfds == 0 || nfds > TEMPLATE_FDS)
     return;
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {
     if (errno == ENOSYS)
-      can_compare = 0;
+      rd->can_compare = 0;
     return;
   }
-  if (template.pidfd >= 0)
-    close(template.pidfd);
-  template.pid = pid;
-  template.pidfd = pidfd;
-  template.nfds = nfds;
-  memcpy(template.fds, fds, (size_t)nfds * sizeof *fds);
+  if (rd->template.pidfd >= 0)
+    close(rd->template.pidfd);
+  rd->template.pid = pid;
+  rd->template.pidfd = pidfd;
+  rd->template.nfds = nfds;
+  memcpy(rd->template.fds, fds, (size_t)nfds * sizeof *fds);
 }
 
 /* All descriptors of pid (its fd/ at fddir from at) read and classified; -1 when the records are full. */
-static int held_all(struct records *r, const struct types *t, int32_t task, int32_t pid, int at,
-                    const char *fddir) {
+static int held_all(struct reader *rd, struct records *r, const struct types *t, int32_t task,
+                    int32_t pid, int at, const char *fddir) {
   int dirfd = openat(at, fddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return 0;
@@ -418,14 +443,14 @@ static int held_all(struct records *r, const struct types *t, int32_t task, int3
     if (len <= 0)
       continue; /* closed meanwhile */
     link[len] = 0;
-    if (classify(r, t, task, dirfd, e->d_name, fd, link, len) < 0) {
+    if (classify(rd, r, t, task, dirfd, e->d_name, fd, link, len) < 0) {
       closedir(d);
       return -1;
     }
   }
   closedir(d);
   if (r->n == mark && !overflow)
-    remember_template(pid, fds, nfds);
+    remember_template(rd, pid, fds, nfds);
   return 0;
 }
 
@@ -439,21 +464,20 @@ static int fd_count_in_size(void) {
  * Descriptors of one task k (skipped for a thread), whose fd/ is at fddir
  * from at; -1 when the records are full (r then unchanged).
  */
-static int fds_of_task(struct records *r, const struct types *t, const int32_t *tasks, int32_t k,
-                       int at, const char *fddir) {
-  static __thread int checked;
-  if (!checked) {
-    checked = 1;
+static int fds_of_task(struct reader *rd, struct records *r, const struct types *t,
+                       const int32_t *tasks, int32_t k, int at, const char *fddir) {
+  if (!rd->fd_count_checked) {
+    rd->fd_count_checked = 1;
     if (!fd_count_in_size())
-      can_compare = 0;
+      rd->can_compare = 0;
   }
   int32_t pid = tasks[2 * k];
   if (pid != tasks[2 * k + 1])
     return 0;
   int32_t mark = r->n;
-  int done = held_like_template(r, t, k, pid, at, fddir);
+  int done = held_like_template(rd, r, t, k, pid, at, fddir);
   if (done == 0)
-    done = held_all(r, t, k, pid, at, fddir);
+    done = held_all(rd, r, t, k, pid, at, fddir);
   if (done < 0) {
     r->n = mark;
     return -1;
@@ -477,16 +501,18 @@ int nsscan_fds(const int32_t *tasks, int32_t n, const char *names, int32_t ntype
   if (split_types(names, ntypes, &t) < 0)
     return -EINVAL;
   struct records r = {rec, cap, 0};
-  for (int32_t k = 0; k < n; k++) {
+  struct reader rd;
+  reader_init(&rd);
+  int32_t k = 0;
+  for (; k < n; k++) {
     char fddir[48];
     snprintf(fddir, sizeof fddir, "/proc/%d/fd", tasks[2 * k]);
-    if (fds_of_task(&r, &t, tasks, k, AT_FDCWD, fddir) < 0) {
-      *nrec = r.n;
-      return k;
-    }
+    if (fds_of_task(&rd, &r, &t, tasks, k, AT_FDCWD, fddir) < 0)
+      break;
   }
+  reader_done(&rd);
   *nrec = r.n;
-  return n;
+  return k;
 }
 
 /*
@@ -523,11 +549,12 @@ struct scan {
   int32_t error; /* the first -errno (atomic) */
 };
 
-/* A lane's share of the COMMAND buffer: cmd[base, end), used up to used. */
+/* A lane's share of the COMMAND buffer: cmd[base, end), used up to used; what it has learnt. */
 struct lane {
   struct scan *s;
   int32_t base, end, used;
   struct seen seen;
+  struct reader rd;
 };
 
 static void fail(struct scan *s, int err) {
@@ -552,11 +579,11 @@ static int reserve(struct scan *s, int32_t n, int32_t *at) {
  * lane's own buffer, then into the shared one in one piece; where they do
  * not fit, held[k] is cleared for the caller to read them again.
  */
-static void held_of_task(struct scan *s, int32_t k, int nsdir) {
+static void held_of_task(struct reader *rd, struct scan *s, int32_t k, int nsdir) {
   double local[LANE_RECORDS * NSSCAN_REC];
   struct records r = {local, LANE_RECORDS, 0};
   int32_t at;
-  if (fds_of_task(&r, &s->t, s->tasks, k, nsdir, "../fd") < 0 || !reserve(s, r.n, &at)) {
+  if (fds_of_task(rd, &r, &s->t, s->tasks, k, nsdir, "../fd") < 0 || !reserve(s, r.n, &at)) {
     s->held[k] = 0;
     return;
   }
@@ -582,10 +609,10 @@ static void held_of_task(struct scan *s, int32_t k, int nsdir) {
  * caller goes on from there with a fresh buffer), or -errno for an
  * unexpected failure.
  */
-static int nsscan_links(const int32_t *tasks, int32_t n, const struct types *t, uint32_t mask,
-                        double *ns, uint8_t *alive, double *ppid, double *uid, char *cmd,
-                        int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen, struct seen *seen,
-                        uint8_t *got, struct scan *fds, int32_t base) {
+static int nsscan_links(struct reader *rd, const int32_t *tasks, int32_t n, const struct types *t,
+                        uint32_t mask, double *ns, uint8_t *alive, double *ppid, double *uid,
+                        char *cmd, int32_t cmdcap, int32_t *cmdoff, int32_t *cmdlen,
+                        struct seen *seen, uint8_t *got, struct scan *fds, int32_t base) {
   int32_t ntypes = t->n;
   int want_cmd = cmd && cmdoff && cmdlen;
   int info = ppid || uid || want_cmd;
@@ -644,7 +671,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const struct types *t, 
       if (got)
         got[k] = 1;
       if (ppid) {
-        double p = read_ppid(dir, pid == tgid ? pid : -1);
+        double p = read_ppid(rd, dir, pid == tgid ? pid : -1);
         ppid[k] = p < 0 ? 0 : p;
       }
       struct stat st;
@@ -665,7 +692,7 @@ static int nsscan_links(const int32_t *tasks, int32_t n, const struct types *t, 
       }
     }
     if (fds)
-      held_of_task(fds, base + k, dir);
+      held_of_task(rd, fds, base + k, dir);
     close(dir);
   }
   return n;
@@ -681,7 +708,7 @@ static void links_chunk(struct lane *l, int32_t start, int32_t end) {
   int want_cmd = s->cmd != NULL;
   for (int32_t k = start; k < end;) {
     int full = want_cmd && l->end - l->used < 8192;
-    int r = nsscan_links(s->tasks + 2 * k, end - k, &s->t, s->mask,
+    int r = nsscan_links(&l->rd, s->tasks + 2 * k, end - k, &s->t, s->mask,
                          s->ns + (size_t)k * s->t.n, s->alive + k, s->ppid ? s->ppid + k : NULL,
                          s->uid ? s->uid + k : NULL, want_cmd && !full ? s->cmd + l->used : NULL,
                          l->end - l->used, want_cmd && !full ? s->cmdoff + k : NULL,
@@ -723,18 +750,16 @@ static void drain(struct lane *l) {
 /* Lane number i: its share of the COMMAND buffer. */
 static void run_lane(struct scan *s, int32_t i) {
   int32_t share = s->cmdcap / s->lanes;
-  struct lane l = {s, i * share, (i + 1) * share, i * share, {NULL, 0, 0}};
+  struct lane l = {.s = s, .base = i * share, .end = (i + 1) * share, .used = i * share};
+  reader_init(&l.rd);
   drain(&l);
+  reader_done(&l.rd);
   free(l.seen.slot);
 }
 
 static void *lane_thread(void *arg) {
   struct scan *s = arg;
   run_lane(s, __atomic_add_fetch(&s->next_lane, 1, __ATOMIC_SEQ_CST));
-  /* the thread ends here: its template's pidfd with it */
-  if (template.pidfd >= 0)
-    close(template.pidfd);
-  template.pidfd = -1;
   return NULL;
 }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, comm, ROOT, run, sh } from './helpers.js';
@@ -322,11 +322,72 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     const netns = Number(
       spawnSync('stat', ['-L', '-c', '%i', '/run/netns/tsnslsCmp'], { encoding: 'utf8' }).stdout,
     );
-    const held = (pid: number) => readHeldFds(new Int32Array([pid, pid]), ['net']);
-    // the child holds nothing and so becomes what the parent is compared with
-    assert.deepEqual(held(child), []);
-    assert.deepEqual(held(parent.pid!), [[0, [{ fd: 4, kind: 'nsfs', inode: netns }]]]);
-    assert.deepEqual(held(child), []);
+    // the child holds nothing and so becomes what the parent (and the child again) is compared with
+    const tasks = Int32Array.from([child, child, parent.pid!, parent.pid!, child, child]);
+    assert.deepEqual(readHeldFds(tasks, ['net']), [[1, [{ fd: 4, kind: 'nsfs', inode: netns }]]]);
+  });
+
+  it('the /proc reader keeps nothing from one call to the next', async (t) => {
+    const { readHeldFds, readTasks } = await import('@ns/syscalls');
+    const local = new Scene();
+    t.after(() => local.cleanup());
+    const types = ['net', 'uts'];
+    const held = (pid: number) => readHeldFds(new Int32Array([pid, pid]), types);
+    const link = (pid: number, fd: number) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    };
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 250 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(cond());
+    };
+    // a process holding nothing, until SIGUSR1 puts its uts namespace on its descriptor 4:
+    // one call must not take it for the same process as in the call before
+    const p = local.start([
+      'sh',
+      '-c',
+      'exec 4</dev/null; trap "exec 4</proc/self/ns/uts" USR1; while :; do sleep 0.05; done',
+    ]).pid!;
+    await until(() => link(p, 4) === '/dev/null');
+    assert.deepEqual(held(p), []);
+    process.kill(p, 'SIGUSR1');
+    await until(() => link(p, 4).startsWith('uts:'));
+    const uts = { fd: 4, kind: 'ns', type: 'uts', inode: inode(p, 'uts') };
+    assert.deepEqual(held(p), [[0, [uts]]]);
+    assert.deepEqual(readTasks(new Int32Array([p, p]), types, 3, { fds: true }).held!.get(0), [
+      uts,
+    ]);
+    // a file found to be no namespace, then bound to one: another call must look again
+    const file = local.file(join(scratch, 'ts-nsls-test-known'));
+    const a = local.start(['sh', '-c', `exec 4<${file}; exec sleep 600`]).pid!;
+    await until(() => link(a, 4) === file && comm(a) === 'sleep');
+    assert.deepEqual(held(a), []);
+    local.must(['unshare', `--uts=${file}`, 'true'], ['umount', file]);
+    const bound = Number(spawnSync('stat', ['-L', '-c', '%i', file], { encoding: 'utf8' }).stdout);
+    const b = local.start(['sh', '-c', `exec 5<${file}; exec sleep 600`]).pid!;
+    await until(() => link(b, 5) === file && comm(b) === 'sleep');
+    assert.deepEqual(held(b), [[0, [{ fd: 5, kind: 'nsfs', inode: bound }]]]);
+    // and no pidfd stays open after a scan, in a Node process of its own
+    const fresh = run(process.execPath, [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { listNamespaces, readHeldFds } from '@ns/syscalls';
+       import { readdirSync, readlinkSync } from 'node:fs';
+       const pidfds = () => readdirSync('/proc/self/fd').filter((fd) => {
+         try { return readlinkSync('/proc/self/fd/' + fd).includes('pidfd'); } catch { return false; }
+       }).length;
+       const before = pidfds();
+       await listNamespaces();
+       readHeldFds(new Int32Array([${a}, ${a}]), ['net']);
+       console.log(before, pidfds());`,
+    ]);
+    assert.equal(fresh.stdout, '0 0\n', fresh.stderr);
   });
 
   it('-Q filter: comparisons, and/or/not, strings and numbers, errors', () => {

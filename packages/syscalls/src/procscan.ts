@@ -8,7 +8,7 @@
  * JavaScript string or object per link, is what made this the fastest way
  * (the system calls themselves are lsns' too). Only COMMAND comes back as
  * text. Works in worker threads too: each thread loads its own bindings,
- * and the C side keeps its state per thread.
+ * and the C side keeps nothing from one call to the next.
  */
 import { callerEnv } from './caller.js';
 import { NsError } from './errors.js';
@@ -189,9 +189,10 @@ let records = new Float64Array(REC * 4096);
  * process's descriptors): [task index, descriptors] for the processes that
  * hold any. Most links answer by their text alone ("net:[...]",
  * "socket:[...]"); a path needs a stat to tell whether it is on nsfs. Most
- * processes inherit their descriptors, so each thread keeps the last
- * process whose descriptors held nothing as a template, and compares
- * others with it by kcmp(KCMP_FILE) (native/procscan.c).
+ * processes inherit their descriptors, so the call keeps the last process
+ * whose descriptors held nothing as a template, and compares the others
+ * with it by kcmp(KCMP_FILE) (native/procscan.c); the next call starts
+ * afresh.
  */
 export function readHeldFds(
   tasks: Int32Array,
