@@ -99,8 +99,10 @@ static void task_dir(char *buf, size_t size, int32_t pid, int32_t tgid, const ch
  * process, path or descriptor of one call is taken for the same in the next.
  */
 struct reader {
-  int pidfd_info_works; /* PIDFD_GET_INFO works (cleared on a kernel without it) */
-  int can_compare;      /* kcmp, pidfds and fd/'s size as its count are there (cleared where not) */
+  /* PIDFD_GET_INFO works (cleared on a kernel without it, or where /proc is foreign) */
+  int pidfd_info_works;
+  /* kcmp, pidfds and fd/'s size as its count are there (cleared where not, or /proc is foreign) */
+  int can_compare;
   int fd_count_checked; /* can_compare has been checked against fd/'s size */
   long nsfs_major, nsfs_minor; /* the nsfs device (major -1: not known yet) */
   /* link texts of descriptors found not to be on nsfs (/dev/null, log files), a few, round robin */
@@ -119,9 +121,27 @@ struct reader {
   } template;
 };
 
+/*
+ * Whether /proc numbers processes in another PID namespace than ours (a
+ * new one that kept its parent's /proc, as `unshare -pf` without
+ * --mount-proc): its /proc/self is not our getpid() then. pidfd_open and
+ * kcmp take a PID of the caller's own namespace, where a PID read from that
+ * /proc is another process or none: then PPIDs come from stat, as lsns has
+ * them, and descriptors are read without a template.
+ */
+static int proc_is_foreign(void) {
+  char link[32];
+  ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+  if (n <= 0)
+    return 0;
+  link[n] = 0;
+  return atol(link) != (long)getpid();
+}
+
 static void reader_init(struct reader *rd) {
-  rd->pidfd_info_works = 1;
-  rd->can_compare = 1;
+  int foreign = proc_is_foreign();
+  rd->pidfd_info_works = !foreign;
+  rd->can_compare = !foreign;
   rd->fd_count_checked = 0;
   rd->nsfs_major = rd->nsfs_minor = -1;
   for (int i = 0; i < KNOWN_PATHS; i++)

@@ -130,6 +130,40 @@ describe('ts-nsls as lsns 2.38.1', () => {
     assert.equal(three.stdout, one.stdout);
   });
 
+  it('/proc of another PID namespace (unshare -pf without --mount-proc): PPIDs as /proc has them', () => {
+    // The tool runs in a new PID namespace as the PID /proc gives the uts sleep, whose
+    // parent is this test: a PID taken from /proc must not be looked up in the tool's
+    // own namespace (pidfd_open, kcmp), where it names the tool, whose parent is sh.
+    const args = [
+      '-l',
+      '-t',
+      'uts',
+      '-t',
+      'ipc',
+      '-t',
+      'net',
+      '-o',
+      'NS,TYPE,NPROCS,PID,PPID,USER',
+    ];
+    const inside = (tool: string, env: NodeJS.ProcessEnv) =>
+      run(
+        'unshare',
+        [
+          '-pf',
+          'sh',
+          '-c',
+          'echo "$0" >/proc/sys/kernel/ns_last_pid && "$@"; echo "status $?"',
+          String(ids.uiPid - 1),
+          tool,
+          ...args,
+        ],
+        { env },
+      );
+    const theirs = inside('lsns', process.env);
+    assert.match(theirs.stdout, new RegExp(`^${ids.uts} uts +1 +${ids.uiPid} +[02-9]\\d* `, 'm'));
+    for (const env of [COMPAT, process.env]) assert.deepEqual(inside(NSLS, env), theirs);
+  });
+
   it('-p PID', () => {
     sameAsLsns(['-p', String(ids.netPid)]);
     sameAsLsns(['-p', String(ids.uiPid), '-J']);

@@ -11,7 +11,7 @@
  * namespaces, netnsid) go to @ns/syscalls, and only when the output needs the
  * answer.
  */
-import { closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
 import { listProcesses, readTasks, type HeldFd, type TaskInfo } from '../procscan.js';
 
@@ -275,7 +275,9 @@ async function addHeld(
 ): Promise<void> {
   if (holders.length === 0) return;
   const seenSockets = new Set<number>();
-  const wantNet = opt.types.has('net');
+  // pidfd_open takes a PID of our own namespace: with a /proc of another one the
+  // PID names another process or none (lsns' pidfd_open then finds none, or that one)
+  const wantNet = opt.types.has('net') && !procIsForeign();
   for (const [p, fds] of holders) {
     let holder: import('../nsquery.js').ProcessFds | undefined;
     for (const h of fds) {
@@ -301,6 +303,11 @@ async function addHeld(
     }
     holder?.close();
   }
+}
+
+/** Whether /proc numbers processes in another PID namespace than ours (unshare -pf, no --mount-proc). */
+function procIsForeign(): boolean {
+  return readlinkSync('/proc/self') !== String(process.pid);
 }
 
 let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
