@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin, comm, ROOT, run, sh } from './helpers.js';
+import { asUtilLinux, bin, comm, ROOT, run, sh } from './helpers.js';
 import { childOf, firstLine, inode, Scene, settled } from './nsls-helpers.js';
 
 const NSLS = bin('ts-nsls');
@@ -498,8 +498,8 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     assert.match(cmp, /^mnt (\d+) \1 yes$/m);
   });
 
-  it('pipes first: a closed pipe is quiet, raw output is one record per line', () => {
-    // the status of ts-nsls itself goes to stderr: 0 although head closed the pipe
+  it('pipes first: output a pipe holds is all written, raw output is one record per line', () => {
+    // the status of ts-nsls itself goes to stderr: 0, all of it was written before head closed the pipe
     const script =
       '(ts-nsls; echo "rc=$?" >&2) | head -1; (ts-nsls -J; echo "rc=$?" >&2) | head -c 10 >/dev/null';
     const head = sh(script, { cwd: ROOT });
@@ -509,6 +509,31 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     assert.match(grep.stdout, new RegExp(`^${ids.uts} uts `, 'm'));
     const raw = nsls(['-r', '-n', '-o', 'NS,COMMAND', '-t', 'net']).stdout.trimEnd().split('\n');
     for (const line of raw) assert.match(line, /^\d+ \S*$/);
+  });
+
+  it('a pipe closed before all is written: killed by SIGPIPE as lsns is, a write error where ignored', async (t) => {
+    const local = new Scene();
+    t.after(() => local.cleanup());
+    // sixteen command lines of 8 KiB, each alone in a uts namespace: more than a pipe holds
+    const long = 'x'.repeat(8000);
+    const pids = Array.from(
+      { length: 16 },
+      () => local.start(['unshare', '-u', 'sh', '-c', 'sleep 600; :', long]).pid!,
+    );
+    for (const pid of pids) await settled(pid, 'uts');
+    const script = (tool: string) =>
+      [
+        `(${tool}; echo "rc=$?" >&2) | head -1 >/dev/null`,
+        `(${tool} -J; echo "rc=$?" >&2) | head -c 10 >/dev/null`,
+        `(trap '' PIPE; ${tool}; echo "rc=$?" >&2) | head -1 >/dev/null`,
+        `(trap '' PIPE; ${tool} -J; echo "rc=$?" >&2) | head -c 10 >/dev/null`,
+      ].join('; ');
+    const theirs = sh(script('lsns'));
+    assert.equal(
+      theirs.stderr,
+      'rc=141\nrc=141\nlsns: write error\nrc=1\nlsns: write error\nrc=1\n',
+    );
+    assert.equal(asUtilLinux(sh(script('ts-nsls'), { cwd: ROOT }).stderr), theirs.stderr);
   });
 
   it('the executable starts Node without NODE_EXTRA_CA_CERTS, arguments unchanged', () => {

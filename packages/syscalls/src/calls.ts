@@ -114,6 +114,24 @@ export function kill(pid: number, signal: number): void {
   check(getLibc().kill(pid, signal), `kill ${pid} failed`, 'kill');
 }
 
+const signals = libcGroup({
+  signal: 'void *signal(int sig, void *handler)',
+  raise: 'int raise(int sig)',
+});
+
+/**
+ * Ends this process as killed by `signal`, as a C program whose signal is
+ * left at its default action ends: the default action is set again (Node
+ * ignores SIGPIPE, for one) and the signal raised in this thread. Returns
+ * where that does not end the process: the signal is blocked in this
+ * thread (it stays pending), or its default action is not to terminate.
+ */
+export function raiseDefault(signal: number): void {
+  const s = signals();
+  s.signal(signal, null); // SIG_DFL
+  s.raise(signal);
+}
+
 /** Closes a descriptor; errors are ignored (there is nothing to do about them). */
 export function closeFd(fd: number): void {
   getLibc().close(fd);

@@ -14,7 +14,6 @@ import {
   runMain,
   ToolError,
   writeErr,
-  writeOut,
   type OptionValue,
 } from '@ns/cli';
 import { COLUMNS, column, findColumn, type Column, type ColumnId } from './columns.js';
@@ -38,6 +37,7 @@ import {
 } from '@ns/syscalls';
 import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
+import { writeOut as writeStdout } from './output.js';
 import { printHuman, printJson, printRaw, Table, type OutColumn, type Row } from './table.js';
 
 const PROG = 'ts-nsls';
@@ -63,6 +63,9 @@ function help(): string {
     `\nAvailable output columns:\n${cols}\n\nFor more details`,
   );
 }
+
+/** stdout; a closed pipe ends ts-nsls as it ends lsns (output.ts) */
+const writeOut = (text: string) => writeStdout(PROG, text);
 
 /** getopt_long without '+': options may follow the namespace argument. */
 function parseCommandLine(argv: string[]): {
