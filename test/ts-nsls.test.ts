@@ -496,6 +496,18 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
     const cmp = nsls(['--compare', String(ids.uiPid), String(process.pid), '-r', '-n']).stdout;
     assert.match(cmp, new RegExp(`^uts ${ids.uts} ${inode(process.pid, 'uts')} no$`, 'm'));
     assert.match(cmp, /^mnt (\d+) \1 yes$/m);
+    // as JSON, shared is a boolean, as lsns -J writes a boolean column
+    const json = JSON.parse(
+      nsls(['--compare', String(ids.uiPid), String(process.pid), '-J']).stdout,
+    );
+    const byType = new Map(json.namespaces.map((r: { type: string }) => [r.type, r]));
+    assert.deepEqual(byType.get('uts'), {
+      type: 'uts',
+      ns1: ids.uts,
+      ns2: inode(process.pid, 'uts'),
+      shared: false,
+    });
+    assert.equal((byType.get('mnt') as { shared: unknown }).shared, true);
   });
 
   it('pipes first: output a pipe holds is all written, raw output is one record per line', () => {

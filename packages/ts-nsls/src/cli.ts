@@ -286,7 +286,7 @@ function compare(
     mk('TYPE', 'string'),
     mk('NS1', 'number', true),
     mk('NS2', 'number', true),
-    mk('SHARED', 'string'),
+    mk('SHARED', 'boolean'),
   ]);
   for (const type of types) {
     const x = inode(a, type);

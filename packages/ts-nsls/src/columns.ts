@@ -30,7 +30,8 @@ export interface Column {
   trunc?: boolean;
   /** cells may hold several lines (NSFS) */
   wrap?: boolean;
-  json: 'number' | 'string';
+  /** boolean: true or false as libsmartcols reads the text (false: empty, or "0", "N", "n"...) */
+  json: 'number' | 'string' | 'boolean';
   help: string;
   /** not in lsns: left out of --output-all so that its output stays lsns' */
   extra?: boolean;

@@ -303,6 +303,7 @@ export function printJson(t: Table, name: string): string {
   const value = (c: OutColumn, v: Row['cells'][number]): string => {
     if (Array.isArray(v)) return `[${v.join(', ')}]`;
     if (v === undefined || v === '') return 'null';
+    if (c.col.json === 'boolean') return /^[0Nn]/.test(v) ? 'false' : 'true';
     return c.col.json === 'number' ? v : jsonString(v);
   };
   const array = (key: string, rows: Row[], ind: string): string[] => {

@@ -105,6 +105,22 @@ describe('table printing', () => {
     assert.match(json, /\n {12}\},\{\n/);
   });
 
+  it('JSON: a boolean column is true or false, null where empty', () => {
+    const shared = { ...column('TYPE'), id: 'SHARED' as ColumnId, json: 'boolean' as const };
+    const t = new Table([
+      out('TYPE'),
+      { col: shared, tree: false, right: false, trunc: false, wrap: false },
+    ]);
+    t.add(['uts', 'no']);
+    t.add(['mnt', 'yes']);
+    t.add(['time', undefined]);
+    assert.deepEqual(JSON.parse(printJson(t, 'namespaces')).namespaces, [
+      { type: 'uts', shared: false },
+      { type: 'mnt', shared: true },
+      { type: 'time', shared: null },
+    ]);
+  });
+
   it('JSON of an empty table keeps the key', () => {
     assert.equal(
       printJson(new Table([out('NS')]), 'namespaces'),
