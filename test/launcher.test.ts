@@ -25,6 +25,7 @@ import {
   bin,
   childrenOf,
   comm,
+  inPrivateMounts,
   nobodyBin,
   run,
   waitFor,
@@ -217,21 +218,16 @@ describe('limits: the tool starts, or one line names the limit', () => {
     run('mkfifo', [fifo]);
     chmodSync(fifo, 0o644);
     chmodSync(scratch, 0o755);
-    const r = run(
-      'unshare',
-      [
-        '-m',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        'mount --bind "$1" /proc/1/status && exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "ulimit -u 100000; exec \\"\\$0\\" --help" "$2"',
-        'sh',
-        fifo,
-        nobodyBin('ts-unshare'),
-      ],
-      { cwd: '/', timeout: 20_000 },
-    );
+    const [setpriv, nobody] = asNobody([
+      'sh',
+      '-c',
+      'ulimit -u 100000; exec "$0" --help',
+      nobodyBin('ts-unshare'),
+    ]);
+    const r = inPrivateMounts(`mount --bind '${fifo}' /proc/1/status && cd /`, [
+      setpriv,
+      ...nobody,
+    ]);
     assert.equal(r.signal, null, 'the launcher blocked reading every /proc/PID/status');
     assert.equal(r.status, 0, r.stderr);
   });
@@ -270,15 +266,14 @@ describe('limits: the tool starts, or one line names the limit', () => {
 describe('ts-nsenter enters the right place or refuses', () => {
   test('--all without /proc: no namespace specified, as util-linux 2.41+', () => {
     const target = startTarget(['unshare', '-u', 'sleep', '60']);
-    const r = run('unshare', [
-      '-m',
-      '--propagation',
-      'private',
+    const r = inPrivateMounts('umount -l /proc', [
+      bin('ts-nsenter'),
+      '-t',
+      String(target.pid),
+      '-a',
       'sh',
       '-c',
-      'umount -l /proc && exec "$0" -t "$1" -a sh -c hostname',
-      bin('ts-nsenter'),
-      String(target.pid),
+      'hostname',
     ]);
     assert.deepEqual(
       [r.stdout, r.stderr, r.status],
