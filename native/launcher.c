@@ -403,13 +403,13 @@ int main(int argc, char **argv, char **envp) {
   char node[PATH_MAX];
   int nodefd = open_node(self, me.st_uid, node);
   /* The bundle and its folder answer to the same owners as the Node that runs it. */
-  struct stat st;
+  struct stat folder, st;
   const char *why = NULL;
-  if (stat(self, &st) < 0 || stat(bundle, &st) < 0)
+  if (stat(self, &folder) < 0 || stat(bundle, &st) < 0)
     why = strerror(errno);
-  else if (stat(self, &st) == 0 && untrusted(&st, me.st_uid))
+  else if (untrusted(&folder, me.st_uid))
     why = "its folder is writable by others";
-  else if (stat(bundle, &st) == 0 && untrusted(&st, me.st_uid))
+  else
     why = untrusted(&st, me.st_uid);
   if (why) {
     fprintf(stderr, "%s: refusing to run %s: %s\n", prog, bundle, why);
