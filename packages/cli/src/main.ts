@@ -3,18 +3,11 @@
  * util-linux exit status, never a stack trace, and quiet on a closed pipe.
  */
 import { writeSync } from 'node:fs';
-import { strerror } from '@ns/syscalls';
+import { RunError, strerror } from '@ns/syscalls';
 import { UsageError } from './options.js';
 
 /** A failure the tool reports as `prog: message` and leaves with `status`. */
-export class ToolError extends Error {
-  constructor(
-    message: string,
-    readonly status = 1,
-  ) {
-    super(message);
-  }
-}
+export class ToolError extends RunError {}
 
 /**
  * A message on stderr, written directly: process.stderr would first build
@@ -35,10 +28,10 @@ export function runMain(prog: string, main: () => void | number | Promise<void |
       writeErr(`${prog}: ${err.message}\nTry '${prog} --help' for more information.\n`);
       process.exit(1);
     }
-    if (err instanceof ToolError || (err instanceof Error && 'nsWhat' in err)) {
+    if (err instanceof RunError || (err instanceof Error && 'nsWhat' in err)) {
       writeErr(`${prog}: ${err.message}\n`);
       const status =
-        (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as ToolError).status;
+        (err as { status?: number; exitStatus?: number }).exitStatus ?? (err as RunError).status;
       process.exit(status ?? 1);
     }
     const sys = err as NodeJS.ErrnoException;

@@ -60,3 +60,18 @@ export class ExecError extends NsError {
     this.exitStatus = errno === errnoOf('ENOENT') ? 127 : 126;
   }
 }
+
+/**
+ * A request refused before any system call, in util-linux's words (for
+ * example 'no namespace specified'); status is the exit status a tool leaves
+ * with.
+ */
+export class RunError extends Error {
+  constructor(
+    message: string,
+    readonly status = 1,
+  ) {
+    super(message);
+    this.name = 'RunError';
+  }
+}

@@ -1,6 +1,14 @@
 export * from './namespaces.js';
 export * from './calls.js';
-export { NsError, ExecError, errnoName, errnoOf, signalNumbers, strerror } from './errors.js';
+export {
+  NsError,
+  ExecError,
+  RunError,
+  errnoName,
+  errnoOf,
+  signalNumbers,
+  strerror,
+} from './errors.js';
 export { mountProcStep, type Bytes, type Step } from './steps.js';
 export * from './caller.js';
 export {
@@ -25,7 +33,6 @@ export * from './users.js';
 export {
   spawn,
   spawnSync,
-  type IdRange,
   type NsSpawnOptions,
   type NsSpawnSyncOptions,
   type NsSpawnSyncResult,
@@ -47,3 +54,4 @@ export {
   type Scan,
   type ScanOptions,
 } from './scan/collect.js';
+export * from './run/index.js';

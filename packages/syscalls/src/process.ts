@@ -14,12 +14,7 @@ import { namespaceInode } from './proc.js';
 import { execPaths, spawnSteps, type Child } from './spawn.js';
 import { mountProcStep, type Step } from './steps.js';
 
-/** One line of a uid or gid map: `count` ids from `outer` (ours) appear as `inner` inside. */
-export interface IdRange {
-  inner: number;
-  outer: number;
-  count: number;
-}
+import type { IdRange } from './run/idmap.js';
 
 type StdioOne = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
 

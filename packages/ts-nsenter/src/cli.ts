@@ -2,18 +2,23 @@
  * ts-nsenter: run a program in the namespaces of another process, as
  * util-linux nsenter does.
  *
- * readRequest() checks the command line, resolve() opens everything before
- * any namespace is entered (pinning the target by a pidfd), plan() orders the
- * steps, and run() either execs in place or clones a child and hands the
- * waiting to the native waiter.
+ * readRequest() checks the command line; @ns/syscalls' resolveEnter() opens
+ * everything before any namespace is entered (pinning the target by a
+ * pidfd), its planner orders the steps, and runPlan() either execs in place
+ * or clones a child and hands the waiting to the native waiter.
  */
 import { formatHelp, parseArgs, printCompletion, runMain, writeOut } from '@ns/cli';
-import { callerState } from '@ns/syscalls';
+import {
+  callerState,
+  explainEnterError,
+  nodeCaller,
+  plan,
+  resolveEnter,
+  restoreCallerSteps,
+  runPlan,
+} from '@ns/syscalls';
 import { OPTIONS } from './options.js';
-import { plan } from './plan.js';
 import { readRequest } from './request.js';
-import { resolve } from './resolve.js';
-import { run } from './run.js';
 
 const PROG = 'ts-nsenter';
 /** The package's version, put in by the build (scripts/tsup-cli.js). */
@@ -34,8 +39,18 @@ function main(): void | Promise<void> {
     );
   if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
   const request = readRequest(args);
-  const resolved = resolve(request);
-  run(plan(request, resolved), resolved, request.target?.pid);
+  const caller = callerState();
+  const resolved = resolveEnter(request, caller);
+  const me = nodeCaller();
+  const p = plan(
+    { ...resolved, keepCaps: request.keepCaps, handOver: restoreCallerSteps(caller) },
+    me,
+  );
+  try {
+    runPlan(p);
+  } catch (e) {
+    throw explainEnterError(e, resolved.enter, request.target?.pid);
+  }
 }
 
 runMain(PROG, main);

@@ -3,39 +3,13 @@
  * the way util-linux nsenter checks it. Nothing here touches the kernel.
  */
 import { ToolError, type ParsedArgs } from '@ns/cli';
-import { NAMESPACES, type Bytes, type NamespaceType } from '@ns/syscalls';
-
-export interface Target {
-  pid: number;
-  /** the pidfs inode the process must have (PID:INODE) */
-  inode?: bigint;
-}
-
-export type Id = number | 'follow';
-
-export interface Request {
-  target?: Target;
-  /** namespace type -> FILE to enter, or '' for the target's; in util-linux's table order */
-  namespaces: Map<NamespaceType, string>;
-  all: boolean;
-  netSocket?: number;
-  userParent: boolean;
-  setuid?: Id;
-  setgid?: Id;
-  preserveCredentials: boolean;
-  keepCaps: boolean;
-  /** DIR, or '' for the target's root */
-  root?: string;
-  /** DIR, or '' for the target's cwd */
-  wd?: string;
-  wdns?: string;
-  env: boolean;
-  noFork: boolean;
-  joinCgroup: boolean;
-  followContext: boolean;
-  /** the program and its arguments, raw bytes; empty for the login shell */
-  argv: Bytes[];
-}
+import {
+  NAMESPACES,
+  type EnterRequest,
+  type Id,
+  type NamespaceType,
+  type Target,
+} from '@ns/syscalls';
 
 const str = (v: unknown): string | undefined =>
   Array.isArray(v) ? String(v[v.length - 1]) : typeof v === 'string' ? v : undefined;
@@ -64,7 +38,7 @@ export function parseFd(text: string): number {
   return Number(text);
 }
 
-export function readRequest({ options: o, order, rawRest }: ParsedArgs): Request {
+export function readRequest({ options: o, order, rawRest }: ParsedArgs): EnterRequest {
   // util-linux checks exclusive options while parsing, so this comes first.
   if (order.includes('wd') && order.includes('wdns'))
     throw new ToolError('mutually exclusive arguments: --wdns --wd');

@@ -4,23 +4,39 @@ import assert from 'node:assert/strict';
 import { parseArgs } from '@ns/cli';
 import { OPTIONS } from '../src/options.js';
 import { readRequest } from '../src/request.js';
-import { plan } from '../src/plan.js';
-import type { Resolved, Source } from '../src/resolve.js';
-import type { NamespaceType } from '@ns/syscalls';
+import {
+  plan as planRun,
+  type EnterRequest,
+  type Entered,
+  type NamespaceType,
+  type Resolved,
+  type Source,
+} from '@ns/syscalls';
 
 const request = (argv: string[]) => readRequest(parseArgs(OPTIONS, argv));
 
-function resolved(entries: [NamespaceType, Source][], more: Partial<Resolved> = {}): Resolved {
+function resolved(entries: [NamespaceType, Source][], more: Partial<Entered> = {}): Resolved {
   return {
-    entries: new Map(entries),
-    pidfd: 10,
+    enter: {
+      entries: new Map(entries),
+      pidfd: 10,
+      fork: entries.some(([t]) => t === 'pid'),
+      ...more,
+    },
     env: [Buffer.from('PATH=/bin')],
     argv: ['true'],
     program: 'true',
     programName: 'true',
-    fork: entries.some(([t]) => t === 'pid'),
-    ...more,
   };
+}
+
+/** The plan for a command line, as ts-nsenter makes it, for a resolved target. */
+function plan(r: EnterRequest, x: Resolved) {
+  x.enter.preserveCredentials = r.preserveCredentials;
+  return planRun(
+    { ...x, keepCaps: r.keepCaps, handOver: [] },
+    { pid: 1000, uid: 0, gid: 0, threaded: true },
+  );
 }
 
 test('optional FILE only attached: -n/path is a file, -n /path is the program', () => {

@@ -1,9 +1,9 @@
 /**
  * ts-unshare: run a program in new namespaces, as util-linux unshare does.
  *
- * main() reads the options into a Request, plan() turns it into steps for
- * @ns/syscalls, and run() either execs in place (no child needed) or clones
- * a child and hands the waiting to the native waiter.
+ * main() reads the options into a run request; the planner of @ns/syscalls
+ * turns it into steps, and runPlan() either execs in place (no child needed)
+ * or clones a child and hands the waiting to the native waiter.
  */
 import {
   formatHelp,
@@ -13,10 +13,9 @@ import {
   writeOut,
   type OptionSpec,
 } from '@ns/cli';
-import { callerState } from '@ns/syscalls';
+import { callerState, nodeCaller, plan, runPlan } from '@ns/syscalls';
 import { OPTIONS } from './options.js';
-import { plan, readRequest } from './plan.js';
-import { run } from './run.js';
+import { readRequest } from './request.js';
 
 const PROG = 'ts-unshare';
 /** The package's version, put in by the build (scripts/tsup-cli.js). */
@@ -37,7 +36,8 @@ function main(): void | Promise<void> {
   const args = parseArgs(OPTIONS, raw);
   if (args.options.help) return writeOut(help(OPTIONS));
   if (args.options.version) return writeOut(`${PROG} from ts-namespace-tools ${VERSION}\n`);
-  run(plan(readRequest(args)));
+  const me = nodeCaller();
+  runPlan(plan(readRequest(args, callerState(), me), me));
 }
 
 runMain(PROG, main);

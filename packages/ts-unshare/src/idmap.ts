@@ -1,14 +1,6 @@
 /** Parsing of user and group ids and id ranges for the map options. */
 import { ToolError } from '@ns/cli';
-import { groupByName, userByName } from '@ns/syscalls';
-
-export interface IdRange {
-  inner: number;
-  outer: number;
-  count: number;
-}
-
-export type RangeSpec = IdRange | 'auto' | 'subids' | 'all';
+import { groupByName, userByName, type RangeSpec } from '@ns/syscalls';
 
 /** A numeric id, or a user (uid) or group (gid) name from the system's name service. */
 export function resolveId(text: string, kind: 'uid' | 'gid'): number {
@@ -26,8 +18,4 @@ export function parseRange(text: string): RangeSpec {
   const comma = /^(\d+),(\d+),(\d+)$/.exec(text);
   if (comma) return { outer: Number(comma[1]), inner: Number(comma[2]), count: Number(comma[3]) };
   throw new ToolError(`invalid mapping '${text}'`);
-}
-
-export function mapText(ranges: IdRange[]): string {
-  return ranges.map((r) => `${r.inner} ${r.outer} ${r.count}\n`).join('');
 }

@@ -7,7 +7,7 @@ import {
   parseOwner,
   parsePropagation,
   parseSetgroups,
-} from './plan.js';
+} from './request.js';
 import { parseSignal, signalNames } from './signals.js';
 
 const ns = (short: string, name: string, desc: string): OptionSpec => ({

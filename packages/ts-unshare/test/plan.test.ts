@@ -8,20 +8,25 @@ import {
   CLONE_NEWTIME,
   CLONE_NEWUSER,
   CLONE_NEWUTS,
+  callerState,
+  nodeCaller,
+  plan,
 } from '@ns/syscalls';
 import { OPTIONS } from '../src/options.js';
-import { plan, readRequest } from '../src/plan.js';
+import { readRequest } from '../src/request.js';
 import { parseRange } from '../src/idmap.js';
 import { parseSignal } from '../src/signals.js';
 
-const planOf = (...argv: string[]) => plan(readRequest(parseArgs(OPTIONS, argv)));
+const planOf = (...argv: string[]) =>
+  plan(readRequest(parseArgs(OPTIONS, argv), callerState(), nodeCaller()), nodeCaller());
 const ops = (p: ReturnType<typeof planOf>) => p.steps.map((s) => s.op);
 
 test('-u alone runs in place: unshare and exec in this thread', () => {
   const p = planOf('-u', 'hostname');
   assert.equal(p.child, false);
-  assert.equal(p.unshareFlags, CLONE_NEWUTS);
-  assert.deepEqual(ops(p), ['keep-fd', 'keep-fd', 'keep-fd', 'signal-state', 'exec']);
+  assert.equal(p.cloneFlags, 0);
+  assert.deepEqual(p.steps[0], { op: 'unshare', flags: CLONE_NEWUTS, what: 'unshare failed' });
+  assert.deepEqual(ops(p), ['unshare', 'keep-fd', 'keep-fd', 'keep-fd', 'signal-state', 'exec']);
 });
 
 test('-fp --mount-proc clones into new PID and mount namespaces, private / then proc', () => {

@@ -1,24 +1,14 @@
-/** Carrying out a plan: in place, or in a child that the native waiter then waits for. */
-import {
-  becomeWaiter,
-  callerEnvObject,
-  closeFd,
-  holdSignals,
-  mount,
-  MNT_DETACH,
-  MS_BIND,
-  NsError,
-  pidfdOpen,
-  runHere,
-  spawnSteps,
-  umount,
-  ExecError,
-  type Child,
-  type Step,
-} from '@ns/syscalls';
-import { ToolError } from '@ns/cli';
+/**
+ * Carrying out a plan for a tool: in place (the exec replaces this
+ * process), or in a cloned child while this process does the parent's work
+ * and then becomes the native waiter.
+ */
 import { writeFileSync } from 'node:fs';
-import { mapText, type IdRange } from './idmap.js';
+import { callerEnvObject } from '../caller.js';
+import { MNT_DETACH, MS_BIND, closeFd, mount, pidfdOpen, umount } from '../calls.js';
+import { ExecError, NsError, RunError } from '../errors.js';
+import { becomeWaiter, holdSignals, runHere, spawnSteps, type Child } from '../spawn.js';
+import { isRanged, mapText, type IdRange } from './idmap.js';
 import type { ParentWork, Plan } from './plan.js';
 
 function writeProc(path: string, text: string, ignoreMissing = false): void {
@@ -31,8 +21,8 @@ function writeProc(path: string, text: string, ignoreMissing = false): void {
   }
 }
 
-/** Binds namespace files; on a failure the binds made so far are undone. Returns what was bound. */
-function bindAll(pid: number | 'self', binds: ParentWork['binds']): string[] {
+/** Binds namespace files of pid; on a failure the binds made so far are undone. */
+export function bindAll(pid: number, binds: ParentWork['binds']): string[] {
   const done: string[] = [];
   for (const b of binds) {
     const source = `/proc/${pid}/ns/${b.file}`;
@@ -52,8 +42,8 @@ function bindAll(pid: number | 'self', binds: ParentWork['binds']): string[] {
   return done;
 }
 
-function unbindAll(targets: string[]): void {
-  for (const t of targets.reverse()) {
+export function unbindAll(targets: string[]): void {
+  for (const t of [...targets].reverse()) {
     try {
       umount(t, MNT_DETACH);
     } catch {
@@ -76,46 +66,40 @@ function runIdmapHelper(helper: string, pid: number, ranges: IdRange[]): void {
     const errno = Math.abs((result.error as NodeJS.ErrnoException).errno ?? 2);
     throw new ExecError(helper, errno);
   }
-  if (result.status !== 0) throw new ToolError(`${helper} failed`, result.status ?? 1);
+  if (result.status !== 0) throw new RunError(`${helper} failed`, result.status ?? 1);
 }
 
-function writeMaps(child: Child, work: ParentWork): void {
-  const proc = `/proc/${child.pid}`;
-  const privileged = process.geteuid!() === 0;
-  const ranged = (m?: IdRange[]) => m !== undefined && (m.length > 1 || m[0].count > 1);
+/** The parent's share of a user namespace: setgroups, then the uid and gid maps. */
+export function writeMaps(pid: number, work: ParentWork, privileged: boolean): void {
+  const proc = `/proc/${pid}`;
   if (work.setgroups) writeProc(`${proc}/setgroups`, work.setgroups, true);
   if (work.uidMap) {
-    if (!privileged && ranged(work.uidMap)) runIdmapHelper('newuidmap', child.pid, work.uidMap);
+    if (!privileged && isRanged(work.uidMap)) runIdmapHelper('newuidmap', pid, work.uidMap);
     else writeProc(`${proc}/uid_map`, mapText(work.uidMap));
   }
   if (work.gidMap) {
-    if (!privileged && ranged(work.gidMap)) runIdmapHelper('newgidmap', child.pid, work.gidMap);
+    if (!privileged && isRanged(work.gidMap)) runIdmapHelper('newgidmap', pid, work.gidMap);
     else writeProc(`${proc}/gid_map`, mapText(work.gidMap));
   }
 }
 
-export function run(plan: Plan): void {
+/**
+ * Carries the plan out and never returns: the program replaces this process,
+ * or this process becomes the waiter of the child that runs it. Throws if a
+ * step fails, after undoing binds and reaping what was made.
+ */
+export function runPlan(plan: Plan): never {
   if (!plan.child) {
     // Everything here is allowed to Node's main thread, and the exec keeps this
-    // thread's namespaces. The binds are steps too, so that a failing bind or
-    // exec can be answered by undoing the binds that came before it.
-    const binds: Step[] = plan.parent.binds.map((b) => ({
-      op: 'mount',
-      source: `/proc/${process.pid}/ns/${b.file}`,
-      target: b.target,
-      flags: MS_BIND,
-      what: `mount /proc/${process.pid}/ns/${b.file} on ${b.target} failed`,
-    }));
-    const unshareStep: Step[] = plan.unshareFlags
-      ? [{ op: 'unshare', flags: plan.unshareFlags, what: 'unshare failed' }]
-      : [];
-    const steps = [...unshareStep, ...binds, ...plan.steps];
+    // thread's namespaces. A failing step after binds undoes them.
     try {
-      runHere(steps);
+      runHere(plan.steps);
     } catch (e) {
-      const failed = steps.indexOf((e as NsError).step!);
+      const failed = plan.steps.indexOf((e as NsError).step!);
       unbindAll(
-        binds.filter((b) => steps.indexOf(b) < failed).map((b) => (b as { target: string }).target),
+        plan.binds
+          .filter((i) => i < failed)
+          .map((i) => (plan.steps[i] as { target: string }).target),
       );
       throw e;
     }
@@ -125,25 +109,27 @@ export function run(plan: Plan): void {
   // half way nor is lost: it is held, and the waiter receives it.
   holdSignals();
   let parentPidfd = -1;
-  if (plan.killChild !== undefined) {
-    parentPidfd = pidfdOpen(process.pid);
-    for (const s of plan.steps) if (s.op === 'pdeathsig') s.parentPidfd = parentPidfd;
-  }
+  const steps = plan.steps.map((s) => {
+    if (s.op !== 'pdeathsig') return s;
+    parentPidfd = parentPidfd >= 0 ? parentPidfd : pidfdOpen(process.pid);
+    return { ...s, parentPidfd };
+  });
   let bound: string[] = [];
   let child: Child;
   try {
-    child = spawnSteps(plan.steps, {
+    child = spawnSteps(steps, {
       cloneFlags: plan.cloneFlags,
-      cloneWhat: 'unshare failed',
+      cloneWhat: plan.cloneFlags ? 'unshare failed' : 'fork failed',
       onSync: (c) => {
-        writeMaps(c, plan.parent);
+        writeMaps(c.pid, plan.parent, process.geteuid!() === 0);
         bound = bindAll(c.pid, plan.parent.binds);
       },
     });
   } catch (e) {
     unbindAll(bound);
     throw e;
+  } finally {
+    if (parentPidfd >= 0) closeFd(parentPidfd);
   }
-  if (parentPidfd >= 0) closeFd(parentPidfd);
   becomeWaiter(child, plan.waiterMode);
 }

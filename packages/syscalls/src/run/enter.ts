@@ -7,51 +7,69 @@
  * /proc/PID afterwards is checked by asking the pidfd whether the process is
  * still there: if it is, the PID was not reused in between.
  */
-import { ToolError } from '@ns/cli';
 import {
-  NAMESPACES,
-  NsError,
-  closeFd,
-  ioctl,
-  nsGetUserns,
-  pidfdAlive,
-  pidfdGetfd,
-  pidfdInode,
-  pidfdOpen,
-  SIOCGSKNS,
-  callerState,
-  getenvRaw,
-  loginShell,
-  strerror,
-  type Bytes,
-  type NamespaceType,
-} from '@ns/syscalls';
-import { constants, openSync, readFileSync, statSync, statfsSync, existsSync } from 'node:fs';
+  constants,
+  closeSync,
+  openSync,
+  readFileSync,
+  statSync,
+  statfsSync,
+  existsSync,
+} from 'node:fs';
 import { basename } from 'node:path';
-import type { Request } from './request.js';
+import { getenvRaw, type CallerState } from '../caller.js';
+import { SIOCGSKNS, closeFd, ioctl, nsGetUserns, pidfdGetfd, pidfdOpen } from '../calls.js';
+import { pidfdAlive, pidfdInode } from '../enter.js';
+import { NsError, RunError, strerror } from '../errors.js';
+import { NAMESPACES, type NamespaceType } from '../namespaces.js';
+import type { Bytes } from '../steps.js';
+import { loginShell } from '../users.js';
+import type { Entered, Source } from './plan.js';
 
-/** Where a namespace is entered from: a descriptor of its own, or the target's pidfd. */
-export type Source = { fd: number; name: string } | 'pidfd';
+export interface Target {
+  pid: number;
+  /** the pidfs inode the process must have (PID:INODE) */
+  inode?: bigint;
+}
 
-export interface Resolved {
-  /** the namespaces to enter, in util-linux's table order (user first) */
-  entries: Map<NamespaceType, Source>;
-  pidfd: number;
-  rootFd?: number;
-  wdFd?: number;
+export type Id = number | 'follow';
+
+/** Namespaces to enter, as util-linux nsenter asks for them. */
+export interface EnterRequest {
+  target?: Target;
+  /** namespace type -> FILE to enter, or '' for the target's; in util-linux's table order */
+  namespaces: Map<NamespaceType, string>;
+  all: boolean;
+  netSocket?: number;
+  userParent: boolean;
+  setuid?: Id;
+  setgid?: Id;
+  preserveCredentials: boolean;
+  keepCaps: boolean;
+  /** DIR, or '' for the target's root */
+  root?: string;
+  /** DIR, or '' for the target's cwd */
+  wd?: string;
   wdns?: string;
-  cgroupFd?: number;
-  selinuxContext?: string;
-  uid?: number;
-  gid?: number;
+  env: boolean;
+  noFork: boolean;
+  joinCgroup: boolean;
+  followContext: boolean;
+  /** the program and its arguments, raw bytes; empty for the login shell */
+  argv: Bytes[];
+}
+
+/** An EnterRequest opened: what to enter, and the program as the target's state makes it. */
+export interface Resolved {
+  enter: Entered;
+  setuid?: number;
+  setgid?: number;
   /** the program's environment, raw entries */
-  env: Buffer[];
+  env: Bytes[];
   /** argv as exec gets it, the file to execute, and the name a failure is reported under */
   argv: Bytes[];
   program: Bytes;
   programName: string;
-  /** fork so the program lands in the entered PID namespace */
-  fork: boolean;
 }
 
 const PIDFD_GET_USER_NAMESPACE = (0xff << 8) | 9;
@@ -70,7 +88,13 @@ function openOrFail(path: string, flags: number = constants.O_RDONLY): number {
   }
 }
 
-export function resolve(r: Request): Resolved {
+/**
+ * Opens what an EnterRequest names, before any namespace is entered, in
+ * util-linux's order: namespace files, root and working directory, the
+ * target's pidfd, then what is read from /proc/PID. The caller's state
+ * gives the program's environment (unless --env takes the target's).
+ */
+export function resolveEnter(r: EnterRequest, caller: CallerState): Resolved {
   const entries = new Map<NamespaceType, Source>();
   // Files named on the command line are opened first, as util-linux opens them while parsing.
   for (const ns of NAMESPACES) {
@@ -81,10 +105,10 @@ export function resolve(r: Request): Resolved {
   const wdFd = r.wd ? openOrFail(r.wd) : undefined;
 
   if (r.followContext && !existsSync('/sys/fs/selinux/enforce'))
-    throw new ToolError('--follow-context is not supported: SELinux is not enabled on this system');
+    throw new RunError('--follow-context is not supported: SELinux is not enabled on this system');
   if (r.followContext && !r.target)
-    throw new ToolError('no target PID specified for --follow-context');
-  if (r.all && !r.target) throw new ToolError('no target PID specified for --all');
+    throw new RunError('no target PID specified for --follow-context');
+  if (r.all && !r.target) throw new RunError('no target PID specified for --all');
 
   const pid = r.target?.pid;
   let pidfd = -1;
@@ -94,12 +118,12 @@ export function resolve(r: Request): Resolved {
     } catch (e) {
       // Without a pidfd the /proc files below report what is wrong, as in util-linux.
       if (r.target?.inode !== undefined)
-        throw new ToolError(
+        throw new RunError(
           `failed to obtain a valid file descriptor for PID ${pid}: ${strerror((e as NsError).errno)}`,
         );
     }
     if (r.target?.inode !== undefined && pidfdInode(pidfd) !== r.target.inode)
-      throw new ToolError(`pidfd inode ${r.target.inode} not found for pid ${pid}`);
+      throw new RunError(`pidfd inode ${r.target.inode} not found for pid ${pid}`);
   }
 
   const wanted = new Set(r.namespaces.keys());
@@ -125,13 +149,13 @@ export function resolve(r: Request): Resolved {
   // caller's namespaces (--all finds none where /proc is not mounted);
   // -N and --user-parent name a network and a user namespace.
   if (wanted.size === 0 && r.netSocket === undefined && !r.userParent)
-    throw new ToolError('no namespace specified');
+    throw new RunError('no namespace specified');
 
   const fromTarget = NAMESPACES.filter((ns) => wanted.has(ns.type) && !entries.has(ns.type));
   if (fromTarget.length > 0 && pid === undefined)
-    throw new ToolError(`neither filename nor target pid supplied for ns/${fromTarget[0].file}`);
+    throw new RunError(`neither filename nor target pid supplied for ns/${fromTarget[0].file}`);
   if ((r.netSocket !== undefined || r.userParent) && pid === undefined)
-    throw new ToolError('no target PID specified');
+    throw new RunError('no target PID specified');
   for (const ns of fromTarget)
     entries.set(
       ns.type,
@@ -142,13 +166,13 @@ export function resolve(r: Request): Resolved {
 
   const fromProc = (what: string): string => {
     if (pid === undefined)
-      throw new ToolError(`neither filename nor target pid supplied for ${what}`);
+      throw new RunError(`neither filename nor target pid supplied for ${what}`);
     return `/proc/${pid}/${what}`;
   };
   const targetRoot = r.root === '' ? openOrFail(fromProc('root')) : rootFd;
   const targetWd = r.wd === '' ? openOrFail(fromProc('cwd')) : wdFd;
 
-  let env = callerState().environ;
+  let env: Bytes[] = caller.environ;
   if (r.env) {
     const path = fromProc('environ');
     try {
@@ -182,7 +206,7 @@ export function resolve(r: Request): Resolved {
   let cgroupFd: number | undefined;
   if (r.joinCgroup) {
     if (statfsSync('/sys/fs/cgroup').type !== CGROUP2_SUPER_MAGIC)
-      throw new ToolError('--join-cgroup is only supported in cgroup v2');
+      throw new RunError('--join-cgroup is only supported in cgroup v2');
     const path = fromProc('cgroup');
     let lines: string[];
     try {
@@ -193,7 +217,7 @@ export function resolve(r: Request): Resolved {
     // The cgroup v2 line ("0::/path"); util-linux takes the first line, wrong on hybrid hosts.
     const line = lines.find((l) => l.startsWith('0::')) ?? lines[0];
     const colon = line.lastIndexOf(':');
-    if (colon < 0) throw new ToolError('failed to get cgroup path');
+    if (colon < 0) throw new RunError('failed to get cgroup path');
     const procs = `/sys/fs/cgroup/${line.slice(colon + 1)}/cgroup.procs`;
     try {
       cgroupFd = openSync(procs, constants.O_WRONLY | constants.O_APPEND);
@@ -207,7 +231,7 @@ export function resolve(r: Request): Resolved {
     try {
       selinuxContext = readFileSync(fromProc('attr/current'), 'utf8').replace(/\0?\n?$/, '');
     } catch {
-      throw new ToolError(`failed to get ${pid} SELinux context`);
+      throw new RunError(`failed to get ${pid} SELinux context`);
     }
   }
 
@@ -266,19 +290,45 @@ export function resolve(r: Request): Resolved {
     argv = [`-${basename(program)}`];
   }
   return {
-    entries: ordered,
-    pidfd,
-    rootFd: targetRoot,
-    wdFd: targetWd,
-    wdns: r.wdns,
-    cgroupFd,
-    selinuxContext,
-    uid,
-    gid,
+    enter: {
+      entries: ordered,
+      pidfd,
+      rootFd: targetRoot,
+      wdFd: targetWd,
+      wdns: r.wdns,
+      cgroupFd,
+      selinuxContext,
+      preserveCredentials: r.preserveCredentials,
+      fork: ordered.has('pid') && !r.noFork,
+    },
+    setuid: uid,
+    setgid: gid,
     env,
     argv,
     program,
     programName: String(program),
-    fork: ordered.has('pid') && !r.noFork,
   };
+}
+
+/**
+ * A setns through the pidfd refused with EPERM is often a target we may not
+ * look into at all; util-linux, opening /proc/PID/ns/* files, says so as
+ * "cannot open ...: Permission denied". Find out, on the error path only.
+ */
+export function explainEnterError(e: unknown, entered: Entered, pid?: number): unknown {
+  if (!(e instanceof NsError) || e.errno !== 1 || pid === undefined) return e;
+  const m = /^reassociate to namespace 'ns\/(\w+)' failed$/.exec(e.nsWhat);
+  if (!m) return e;
+  const pidfdSourced = [...entered.entries].some(
+    ([type, source]) => source === 'pidfd' && (type === 'mnt' ? 'mnt' : type) === m[1],
+  );
+  if (!pidfdSourced) return e;
+  const path = `/proc/${pid}/ns/${m[1]}`;
+  try {
+    closeSync(openSync(path, 'r'));
+  } catch (err) {
+    const errno = Math.abs((err as NodeJS.ErrnoException).errno ?? 0);
+    if (errno === 13) return new NsError(`cannot open ${path}`, errno, 'open', path);
+  }
+  return e;
 }
