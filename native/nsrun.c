@@ -64,6 +64,7 @@ struct nsrun_ctx {
   int wd_fd;                /* the directory of the last open-wd */
   int pdeathsig;            /* armed by a pdeathsig step; re-armed where the kernel clears it */
   int death_watch;          /* a pidfd of the parent that pdeathsig watches (-1: none) */
+  int signal_report;        /* a stand-in's pipe: an init writes the signal that ended the program */
   sigset_t ignored;         /* a signal-state step: dispositions and mask the exec leaves */
   sigset_t blocked;
 };
@@ -203,6 +204,55 @@ static void mirror_status(int status) {
     kill(getpid(), sig);
   }
   _exit(1);
+}
+
+/*
+ * A stand-in: the child that runs the program gets every catchable signal
+ * this process gets, so that kill() of the stand-in reaches the program
+ * (the kernel drops an unhandled signal to PID 1 of a namespace, even from
+ * outside it). As init (PID 1) it also reaps orphans; it leaves when the
+ * program ends, and the kernel then ends the rest of its namespace.
+ */
+static pid_t standin_child;
+
+static void pass_on(int sig) { kill(standin_child, sig); }
+
+/*
+ * An init (PID 1) cannot die by a signal it sends itself: the kernel drops it.
+ * When the program dies by one, the init writes its number on `report` (the
+ * stand-in outside reads it and dies by it) and exits 128 + signal.
+ * `reported`: the read end, for the stand-in outside; -1 for none.
+ */
+static void standin(pid_t child, int init, const sigset_t *mask, int report, int reported) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = pass_on;
+  sa.sa_flags = SA_RESTART;
+  standin_child = child;
+  for (int s = 1; s < _NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
+      sigaction(s, &sa, NULL);
+  sigprocmask(SIG_SETMASK, mask, NULL);
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(init ? -1 : child, &status, 0);
+    if (pid < 0 && errno == EINTR)
+      continue;
+    if (pid < 0)
+      _exit(1);
+    if (pid != child)
+      continue;
+    if (init && WIFSIGNALED(status)) {
+      unsigned char sig = (unsigned char)WTERMSIG(status);
+      ssize_t ignored = write(report, &sig, 1);
+      (void)ignored;
+      _exit(128 + sig);
+    }
+    unsigned char sig;
+    if (reported >= 0 && WIFEXITED(status) && read(reported, &sig, 1) == 1)
+      status = sig; /* a wait status of death by that signal */
+    mirror_status(status);
+  }
 }
 
 static void relay_child(pid_t child) {
@@ -389,7 +439,7 @@ static int run_steps(struct nsrun_ctx *c) {
       if (pid > 0) {
         /* Only the grandchild may hold the pipes: their EOF tells the parent the exec happened. */
         close(c->status_fd);
-        if (c->sync_fd >= 0)
+        if (c->sync_fd >= 0 && c->sync_fd != c->status_fd)
           close(c->sync_fd);
         if (relay_pidfd >= 0)
           close(relay_pidfd);
@@ -397,6 +447,40 @@ static int run_steps(struct nsrun_ctx *c) {
       }
       sigprocmask(SIG_SETMASK, &old, NULL);
       /* fork cleared the parent-death signal: arm it again, now against the relay. */
+      c->death_watch = relay_pidfd;
+      rc = arm_pdeathsig(c);
+      break;
+    }
+    case OP_FORK_STANDIN: {
+      /* Every signal is blocked across the fork: none is lost before the handlers are in place. */
+      sigset_t all, old;
+      sigfillset(&all);
+      sigprocmask(SIG_SETMASK, &all, &old);
+      int relay_pidfd = c->pdeathsig ? (int)syscall(SYS_pidfd_open, syscall(SYS_getpid), 0) : -1;
+      int report[2] = {-1, -1};
+      pid_t pid = (c->pdeathsig && relay_pidfd < 0) || (!a[0] && pipe2(report, O_CLOEXEC) < 0)
+                      ? -1
+                      : clone_process(0, NULL);
+      if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        rc = -1;
+        break;
+      }
+      if (pid > 0) {
+        close(c->status_fd);
+        if (c->sync_fd >= 0 && c->sync_fd != c->status_fd)
+          close(c->sync_fd);
+        if (relay_pidfd >= 0)
+          close(relay_pidfd);
+        if (report[1] >= 0)
+          close(report[1]);
+        standin(pid, a[0], &old, a[0] ? c->signal_report : -1, report[0]);
+      }
+      if (report[0] >= 0) {
+        close(report[0]);
+        c->signal_report = report[1]; /* for an init forked next; the exec closes it */
+      }
+      sigprocmask(SIG_SETMASK, &old, NULL);
       c->death_watch = relay_pidfd;
       rc = arm_pdeathsig(c);
       break;
@@ -587,7 +671,7 @@ static void release(struct nsrun_ctx *c) {
 
 #define CTX_INIT(p, l, s, sl)                                                                      \
   {.prog = (p), .len = (l), .strs = (s), .strs_len = (sl), .sync_fd = -1, .status_fd = -1,        \
-   .wd_fd = -1, .death_watch = -1}
+   .wd_fd = -1, .death_watch = -1, .signal_report = -1}
 
 /*
  * Runs the steps in the calling thread and execs. Returns only on failure:
@@ -757,5 +841,76 @@ int main(int argc, char **argv) {
     }
     mirror_status(status);
   }
+}
+#endif
+
+#ifdef NSRUN_RUNNER
+/*
+ * ns-run: the process child_process starts for the library's spawn(). It is
+ * single-threaded, so every step may run here in place (a new user
+ * namespace, setns into one, the forks of a PID namespace), and then it
+ * execs the program: the program has its PID, and Node's child_process does
+ * the rest (stdio, waiting, kill, timeout).
+ *
+ *   ns-run PROGRAM_FD SOCKET_FD KEEP
+ *
+ * PROGRAM_FD holds [words, strings, words..., strings...] (int32 counts),
+ * read from offset 0 and closed. SOCKET_FD is both the status and the sync
+ * channel: a tell-parent writes (index, 0), a wait-parent reads one byte, a
+ * failing step writes (index, errno) and the runner exits 127; the exec
+ * closes it (end of file: the program runs). Descriptors from KEEP up are
+ * the runner's own (namespace files, pidfds): the exec closes them.
+ */
+#include <stdio.h>
+#include <sys/stat.h>
+
+static int read_all(int fd, void *buf, size_t len, off_t off) {
+  for (size_t got = 0; got < len;) {
+    ssize_t n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    got += (size_t)n;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "ns-run: usage: ns-run PROGRAM_FD SOCKET_FD KEEP\n");
+    return 127;
+  }
+  int prog_fd = atoi(argv[1]), sock = atoi(argv[2]), keep = atoi(argv[3]);
+  int32_t counts[2];
+  int32_t msg[2] = {0, EPROTO};
+  int32_t *words = NULL;
+  char *strs = NULL;
+  /* The program gets the descriptors below KEEP only. */
+  if (keep < 0 || syscall(SYS_close_range, (unsigned)keep, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+    struct rlimit rl;
+    rlim_t top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? rl.rlim_cur : 65536;
+    for (int fd = keep < 0 ? 3 : keep; (rlim_t)fd < top; fd++)
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (read_all(prog_fd, counts, sizeof counts, 0) == 0 && counts[0] > 0 && counts[1] > 0 &&
+      counts[0] < (1 << 24) && counts[1] < (1 << 28) &&
+      (words = malloc(sizeof *words * (size_t)counts[0])) && (strs = malloc((size_t)counts[1])) &&
+      read_all(prog_fd, words, sizeof *words * (size_t)counts[0], sizeof counts) == 0 &&
+      read_all(prog_fd, strs, (size_t)counts[1],
+               (off_t)(sizeof counts + sizeof *words * (size_t)counts[0])) == 0) {
+    close(prog_fd);
+    struct nsrun_ctx c = CTX_INIT(words, counts[0], strs, counts[1]);
+    c.status_fd = sock;
+    c.sync_fd = sock;
+    if (prepare(&c) == 0)
+      msg[0] = run_steps(&c);
+    else
+      msg[0] = errno == EPROTO ? nsrun_check(words, counts[0], strs, counts[1]) : 0;
+    msg[1] = errno ? errno : EINVAL;
+  }
+  ssize_t ignored = write(sock, msg, sizeof msg);
+  (void)ignored;
+  return 127;
 }
 #endif

@@ -69,6 +69,7 @@ const nsrun = join(native, 'nsrun.c');
 const targets = [
   [join(outdir, 'libnsrun.so'), [nsrun, join(native, 'procscan.c')], ['-shared', '-fPIC']],
   [join(outdir, 'ns-waiter'), nsrun, ['-DNSRUN_WAITER']],
+  [join(outdir, 'ns-run'), nsrun, ['-DNSRUN_RUNNER']],
 ];
 if (values.launcher) targets.push([join(outdir, values.launcher), join(native, 'launcher.c'), []]);
 

@@ -243,7 +243,7 @@ child.on('exit', (code: number | null) => console.log('exit', code));`;
     // the output and the exit come on their own streams: in either order
     for (const file of ['a.mjs', 'b.cjs', 'out/c.mjs']) {
       const r = run(process.execPath, [file], { cwd: project });
-      assert.deepEqual(r.stdout.split('\n').sort(), ['', '1', 'box', 'exit 0'], file);
+      assert.deepEqual(r.stdout.split('\n').sort(), ['', '2', 'box', 'exit 0'], file);
       assert.deepEqual([r.stderr, r.status], ['', 0], file);
     }
   });

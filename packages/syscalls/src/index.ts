@@ -35,7 +35,7 @@ export {
   spawnSync,
   type NsSpawnOptions,
   type NsSpawnSyncOptions,
-  type NsSpawnSyncResult,
+  type NamespaceOptions,
 } from './process.js';
 export { listNamespaces, type ListOptions, type NamespaceRecord } from './list.js';
 /** The scan engine behind listNamespaces(), as ts-nsls uses it for its columns and trees. */

@@ -1,528 +1,637 @@
 /**
- * child_process for namespaces: spawn() returns a real ChildProcess whose
- * program runs in new (or joined) namespaces, spawnSync() returns what
- * child_process.spawnSync returns. Under them is the steps API: the options
- * become a step program, a cloned child carries it out and execs.
+ * child_process for namespaces. spawn() and spawnSync() are child_process'
+ * own, started on ns-run (native/nsrun.c built with -DNSRUN_RUNNER) with a
+ * step program: the runner is single-threaded, so it carries the plan out in
+ * place and execs the program, which so keeps the PID child_process knows,
+ * its stdio and everything else child_process gives a child (uid and gid
+ * excepted: they are the plan's last steps, after the namespaces). The
+ * namespace options become a run request for the same planner the tools use.
+ *
+ * Between spawn() and its return the runner's steps run: we read its
+ * reports on a socket until the exec closes it, doing the parent's work (id
+ * maps, binds) when it asks, so that a failure is known before any event:
+ * 'error' and 'close', never 'spawn' and 'exit', as child_process has it for
+ * a program it cannot start.
  */
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { MNT_DETACH, MS_BIND, PROPAGATION, closeFd, mount, pidfdOpen, umount } from './calls.js';
-import { ExecError, NsError, signalNumbers } from './errors.js';
-import { libcGroup } from './native.js';
-import { NAMESPACES, cloneFlags, namespaceInfo, type NamespaceType } from './namespaces.js';
-import { namespaceInode } from './proc.js';
-import { execPaths, spawnSteps, type Child } from './spawn.js';
-import { mountProcStep, type Step } from './steps.js';
-
+import type {
+  ChildProcess,
+  SpawnOptions,
+  SpawnSyncOptions,
+  SpawnSyncReturns,
+} from 'node:child_process';
+import { readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROPAGATION, closeFd, pidfdOpen } from './calls.js';
+import { ExecError, NsError, errnoName, signalNumbers } from './errors.js';
+import { libcGroup, nativeDir } from './native.js';
+import { NAMESPACES, type NamespaceType } from './namespaces.js';
 import type { IdRange } from './run/idmap.js';
+import { resolveEnter, type EnterRequest } from './run/enter.js';
+import { bindAll, unbindAll, writeMaps } from './run/carry.js';
+import { plan, type CreateRequest, type Plan, type RunRequest } from './run/plan.js';
+import { stepFailure } from './spawn.js';
+import { encode, type Step } from './steps.js';
 
-type StdioOne = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
-
-/** Options of spawn(): child_process' own, and namespaces in ts-unshare's vocabulary. */
-export interface NsSpawnOptions {
-  /** working directory of the program (after `root`) */
-  cwd?: string;
-  /** its environment (default: process.env) */
-  env?: NodeJS.ProcessEnv;
-  /** argv[0] (default: the command) */
-  argv0?: string;
-  /** as child_process: 'pipe' (default), 'inherit', 'ignore', or one per fd 0-2 (a number: that fd) */
-  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioOne[];
-  /** a session of its own (setsid) */
-  detached?: boolean;
-  /** aborting it kills the program with killSignal */
-  signal?: AbortSignal;
-  /** milliseconds, then killSignal */
-  timeout?: number;
-  killSignal?: NodeJS.Signals | number;
+/** The namespace half of spawn()'s options, in ts-unshare's and ts-nsenter's vocabulary. */
+export interface NamespaceOptions {
   /** new namespaces for the program, e.g. ['uts', 'pid', 'mnt'] */
-  namespaces?: NamespaceType[];
+  namespaces?: readonly NamespaceType[];
   /** its hostname (a new uts namespace) */
   hostname?: string;
   /** mount a new /proc (true) or a proc filesystem on this path (a new mount namespace) */
   mountProc?: boolean | string;
   /** propagation of / in a new mount namespace (default 'private', as unshare) */
   propagation?: 'private' | 'shared' | 'slave' | 'unchanged';
-  /** its root directory (chroot) */
+  /** its root directory (chroot); cwd is then inside it */
   root?: string;
   /** in a new user namespace: root inside is us outside (unshare -r) */
   mapRootUser?: boolean;
   /** in a new user namespace: our ids inside are our ids outside (unshare -c) */
   mapCurrentUser?: boolean;
-  /** in a new user namespace: explicit maps (written by the parent; as root for ranges) */
+  /** in a new user namespace: maps of ranges (written from outside; newuidmap when not root) */
   uidMap?: IdRange[];
   gidMap?: IdRange[];
-  /** ids to run as, set last */
-  setuid?: number;
-  setgid?: number;
   /**
    * enter namespaces instead of creating them, as nsenter: those of a process
-   * (all its types, or the ones listed), or namespace files by type
+   * (every one that differs from ours, or the ones listed), or files by type
    */
   join?: { pid: number; namespaces?: NamespaceType[] } | Partial<Record<NamespaceType, string>>;
   /** keep new namespaces alive on existing files (bind mounts), as unshare --uts=FILE */
   keepAlive?: Partial<Record<NamespaceType, string>>;
   /** the signal the program gets when this process dies (true: SIGKILL) */
   killChild?: boolean | NodeJS.Signals;
+  /**
+   * in a new PID namespace, a small init as PID 1 in front of the program, so
+   * that kill() and timeout reach it and orphans are reaped (default true);
+   * false makes the program PID 1, as util-linux unshare -fp does
+   */
+  init?: boolean;
 }
 
-const signalNumber = (s: NodeJS.Signals | number | undefined, fallback: number): number =>
-  s === undefined ? fallback : typeof s === 'number' ? s : signalNumbers()[s];
-const signalName = (n: number): NodeJS.Signals | null =>
-  (Object.entries(signalNumbers()).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
+/** Options of spawn(): child_process.spawn's, and the namespaces on top. */
+export interface NsSpawnOptions extends SpawnOptions, NamespaceOptions {}
+
+/** Options of spawnSync(): child_process.spawnSync's, and the namespaces on top. */
+export interface NsSpawnSyncOptions extends SpawnSyncOptions, NamespaceOptions {}
+
+const NAMESPACE_KEYS = [
+  'namespaces',
+  'hostname',
+  'mountProc',
+  'propagation',
+  'root',
+  'mapRootUser',
+  'mapCurrentUser',
+  'uidMap',
+  'gidMap',
+  'join',
+  'keepAlive',
+  'killChild',
+  'init',
+] as const;
 
 const calls = libcGroup({
-  pipe2: 'int pipe2(_Out_ int *fds, int flags)',
-  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
-  poll: 'int poll(uint8_t *fds, unsigned long n, int timeout)',
+  socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *fds)',
+  memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
 });
-const O_CLOEXEC = 0o2000000;
-const WNOHANG = 1;
-const __WALL = 0x40000000;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const MFD_CLOEXEC = 1;
 
-function pipe(): [number, number] {
-  const fds = [0, 0];
-  if (calls().pipe2(fds, O_CLOEXEC) < 0) throw new NsError('pipe failed', 24, 'pipe2');
-  return [fds[0], fds[1]];
+/** A TypeError or RangeError with Node's code, as child_process' validation throws them. */
+function nodeError(
+  Kind: typeof TypeError | typeof RangeError,
+  code: string,
+  message: string,
+): Error {
+  return Object.assign(new Kind(message), { code });
 }
 
-/** The wait status of a child, or undefined while it runs. */
-function reap(
-  pid: number,
-  block: boolean,
-): { code: number | null; signal: number | null } | undefined {
-  const status = [0];
-  const rc = calls().waitpid(pid, status, __WALL | (block ? 0 : WNOHANG));
-  if (rc === 0) return undefined;
-  if (rc < 0) return { code: null, signal: null };
-  const sig = status[0] & 0x7f;
-  return sig ? { code: null, signal: sig } : { code: (status[0] >> 8) & 0xff, signal: null };
+function received(v: unknown): string {
+  if (v == null) return ` Received ${v}`;
+  if (typeof v === 'function') return ` Received function ${v.name}`;
+  if (typeof v === 'object') {
+    const name = (v as object).constructor?.name;
+    return name ? ` Received an instance of ${name}` : ' Received [Object: null prototype]';
+  }
+  let shown = String(v);
+  if (typeof v === 'string') shown = `'${shown.length > 28 ? shown.slice(0, 25) + '...' : shown}'`;
+  return ` Received type ${typeof v} (${shown})`;
 }
 
-interface Prepared {
-  steps: Step[];
-  cloneFlags: number;
-  onSync?: (child: Child) => void;
-  /** descriptors the child takes (pipe ends, namespace files, pidfds): closed here once it has them */
-  theirs: number[];
-  /** our ends of the stdio pipes, per fd 0-2 (-1: none) */
-  ours: number[];
-  /** undo on failure: our pipe ends, and binds made at the sync step */
-  cleanup: () => void;
+const typeError = (name: string, what: string, v: unknown) =>
+  nodeError(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    `The "${name}" ${name.includes('.') ? 'property' : 'argument'} must be ${what}.${received(v)}`,
+  );
+const valueError = (name: string, v: unknown, reason = 'is invalid') =>
+  nodeError(
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${typeof v === 'string' ? `'${v}'` : JSON.stringify(v)}`,
+  );
+
+interface Normalized {
+  file: string;
+  args: string[];
+  options: NsSpawnOptions & NsSpawnSyncOptions;
 }
 
-function stdioOf(options: NsSpawnOptions): StdioOne[] {
-  const s = options.stdio ?? 'pipe';
-  return typeof s === 'string' ? [s, s, s] : [s[0], s[1], s[2]];
+/** child_process' argument rules: (file, args?, options?), strings without NUL. */
+function normalize(file: unknown, args: unknown, options: unknown): Normalized {
+  if (typeof file !== 'string') throw typeError('file', 'of type string', file);
+  if (file.length === 0) throw valueError('file', file, 'cannot be empty');
+  if (Array.isArray(args)) args = [...args];
+  else if (args == null) args = [];
+  else if (typeof args === 'object') {
+    options = args;
+    args = [];
+  } else throw typeError('args', 'an instance of Array', args);
+  if (options === undefined) options = {};
+  else if (options === null || typeof options !== 'object')
+    throw typeError('options', 'of type object', options);
+  const list = args as unknown[];
+  list.forEach((a, i) => {
+    if (typeof a !== 'string') throw typeError(`args[${i}]`, 'of type string', a);
+    if (a.includes('\0')) throw valueError(`args[${i}]`, a, 'must be a string without null bytes');
+  });
+  if (file.includes('\0')) throw valueError('file', file, 'must be a string without null bytes');
+  return { file, args: list as string[], options: options as Normalized['options'] };
 }
 
-/** The options as a step program, in util-linux's order (nsenter's for join, unshare's else). */
-function prepare(command: string, args: readonly string[], o: NsSpawnOptions): Prepared {
-  const steps: Step[] = [];
-  const theirs: number[] = [];
-  const ours = [-1, -1, -1];
-  const bound: string[] = [];
-  const cleanup = () => {
-    for (const fd of ours.filter((f) => f >= 0)) closeFd(fd);
-    for (const target of bound.reverse()) umount(target, MNT_DETACH);
-  };
-  try {
-    // Joining: the namespaces of a process in one atomic setns on its pidfd, or files one by one.
-    let join = 0;
-    if (o.join && typeof o.join.pid === 'number') {
-      const target = o.join as { pid: number; namespaces?: NamespaceType[] };
-      const pidfd = pidfdOpen(target.pid);
-      theirs.push(pidfd);
-      // by default every namespace of the target that is not ours already (as nsenter -a)
-      const types =
-        target.namespaces ??
-        NAMESPACES.map((n) => n.type).filter(
-          (t) => namespaceInode(target.pid, t) !== namespaceInode('self', t),
-        );
-      join = cloneFlags(types);
-      steps.push({
-        op: 'setns',
-        fd: pidfd,
-        nstype: join,
-        what: `setns into ${types.join(', ')} of ${target.pid} failed`,
-      });
-    } else if (o.join) {
-      for (const ns of NAMESPACES) {
-        const file = (o.join as Partial<Record<NamespaceType, string>>)[ns.type];
-        if (!file) continue;
-        const fd = openSync(file, 'r');
-        theirs.push(fd);
-        join |= ns.flag;
-        steps.push({ op: 'setns', fd, nstype: ns.flag, what: `setns into ${file} failed` });
-      }
-    }
-    // A joined PID namespace takes processes forked afterwards: the program is forked after setns.
-    if (join & namespaceInfo('pid').flag) steps.push({ op: 'fork-sibling', what: 'fork failed' });
-
-    const types = new Set(o.namespaces ?? []);
-    if (o.hostname !== undefined) types.add('uts');
-    if (o.mountProc) types.add('mnt');
-    if (o.mapRootUser || o.mapCurrentUser || o.uidMap || o.gidMap) types.add('user');
-    for (const t of Object.keys(o.keepAlive ?? {})) types.add(t as NamespaceType);
-    const flags = cloneFlags(types);
-
-    const keepAlive = NAMESPACES.filter((n) => o.keepAlive?.[n.type]);
-    const user = types.has('user');
-    // -r maps root inside to our id outside, -c our id to itself
-    const ownMap = (own: number): IdRange[] | undefined =>
-      o.mapRootUser || o.mapCurrentUser
-        ? [{ inner: o.mapRootUser ? 0 : own, outer: own, count: 1 }]
-        : undefined;
-    const uidMap = o.uidMap ?? ownMap(process.geteuid!());
-    const gidMap = o.gidMap ?? ownMap(process.getegid!());
-    let onSync: Prepared['onSync'];
-    if ((user && (uidMap || gidMap)) || keepAlive.length > 0) {
-      steps.push({ op: 'sync-parent' });
-      onSync = ({ pid }) => {
-        const proc = `/proc/${pid}`;
-        const text = (m: IdRange[]) => m.map((r) => `${r.inner} ${r.outer} ${r.count}\n`).join('');
-        if (gidMap && process.geteuid!() !== 0) writeFileSync(`${proc}/setgroups`, 'deny');
-        if (uidMap) writeFileSync(`${proc}/uid_map`, text(uidMap));
-        if (gidMap) writeFileSync(`${proc}/gid_map`, text(gidMap));
-        for (const n of keepAlive) {
-          mount(`${proc}/ns/${n.childrenFile}`, o.keepAlive![n.type]!, null, MS_BIND);
-          bound.push(o.keepAlive![n.type]!);
-        }
-      };
-    }
-    if (o.killChild) {
-      const parent = pidfdOpen(process.pid);
-      theirs.push(parent);
-      const signal = signalNumber(
-        o.killChild === true ? undefined : o.killChild,
-        signalNumbers().SIGKILL,
+function checkOptions(o: Normalized['options']): void {
+  for (const id of ['uid', 'gid'] as const) {
+    const v = o[id];
+    if (v === undefined) continue;
+    if (typeof v !== 'number') throw typeError(`options.${id}`, 'of type number', v);
+    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+      throw nodeError(
+        RangeError,
+        'ERR_OUT_OF_RANGE',
+        `The value of "options.${id}" is out of range. It must be an integer. Received ${v}`,
       );
-      steps.push({ op: 'pdeathsig', signal, parentPidfd: parent, what: 'prctl failed' });
-    }
-    if (o.hostname !== undefined)
-      steps.push({ op: 'sethostname', name: o.hostname, what: 'sethostname failed' });
-    if (types.has('mnt') && o.propagation !== 'unchanged') {
-      steps.push({
-        op: 'mount',
-        source: 'none',
-        target: '/',
-        flags: PROPAGATION[o.propagation ?? 'private'],
-        what: 'cannot change root filesystem propagation',
-      });
-    }
-    if (o.root !== undefined) {
-      steps.push({
-        op: 'chroot',
-        path: o.root,
-        what: `cannot change root directory to '${o.root}'`,
-      });
-      if (o.cwd === undefined) steps.push({ op: 'chdir', path: '/', what: "cannot chdir to '/'" });
-    }
-    if (o.cwd !== undefined)
-      steps.push({ op: 'chdir', path: o.cwd, what: `cannot chdir to '${o.cwd}'` });
-    if (o.mountProc) {
-      const target = typeof o.mountProc === 'string' ? o.mountProc : '/proc';
-      steps.push(mountProcStep(target));
-    }
-    if (o.detached) steps.push({ op: 'setsid', what: 'setsid failed' });
-    if (o.setgid !== undefined) {
-      steps.push({ op: 'setgroups', what: 'setgroups failed' });
-      steps.push({ op: 'setresgid', gid: o.setgid, what: 'setgid() failed' });
-    }
-    if (o.setuid !== undefined)
-      steps.push({ op: 'setresuid', uid: o.setuid, what: 'setuid() failed' });
+  }
+  if (o.argv0 !== undefined && typeof o.argv0 !== 'string')
+    throw typeError('options.argv0', 'of type string', o.argv0);
+  if (o.shell !== undefined && typeof o.shell !== 'boolean' && typeof o.shell !== 'string')
+    throw typeError('options.shell', 'of type string or boolean', o.shell);
+  if (o.env != null && typeof o.env !== 'object')
+    throw typeError('options.env', 'of type object', o.env);
+  if (o.namespaces !== undefined) {
+    if (!Array.isArray(o.namespaces))
+      throw typeError('options.namespaces', 'an instance of Array', o.namespaces);
+    for (const t of o.namespaces)
+      if (!NAMESPACES.some((n) => n.type === t))
+        throw valueError(
+          'options.namespaces',
+          t,
+          `must be one of ${NAMESPACES.map((n) => n.type).join(', ')}`,
+        );
+  }
+  for (const k of ['hostname', 'root'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'string')
+      throw typeError(`options.${k}`, 'of type string', o[k]);
+  if (
+    o.propagation !== undefined &&
+    !['private', 'shared', 'slave', 'unchanged'].includes(o.propagation)
+  )
+    throw valueError('options.propagation', o.propagation);
+  for (const k of ['uidMap', 'gidMap'] as const) {
+    const m = o[k];
+    if (m === undefined) continue;
+    if (!Array.isArray(m) || m.length === 0)
+      throw typeError(`options.${k}`, 'a non-empty Array', m);
+    for (const r of m)
+      if (
+        ![r?.inner, r?.outer, r?.count].every(
+          (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff,
+        )
+      )
+        throw valueError(
+          `options.${k}`,
+          r,
+          'must hold { inner, outer, count } of unsigned integers',
+        );
+  }
+  const join = o.join as { pid?: unknown } | undefined;
+  if (join !== undefined && (join === null || typeof join !== 'object'))
+    throw typeError('options.join', 'of type object', join);
+  if (join && 'pid' in join && (!Number.isInteger(join.pid) || (join.pid as number) <= 0))
+    throw valueError('options.join.pid', join.pid, 'must be a positive integer');
+  if (join && o.namespaces?.includes('pid'))
+    throw valueError('options.namespaces', 'pid', 'cannot be created together with join');
+}
 
-    // Standard descriptors: a pipe end, /dev/null, an fd of ours, or ours as they are.
-    stdioOf(o).forEach((kind, fd) => {
-      if (kind === 'pipe' || kind === undefined || kind === null) {
-        const [r, w] = pipe();
-        const [mine, child] = fd === 0 ? [w, r] : [r, w];
-        ours[fd] = mine;
-        theirs.push(child);
-        steps.push({ op: 'dup2', fd: child, target: fd });
-      } else if (kind === 'ignore') {
-        const devnull = openSync('/dev/null', fd === 0 ? 'r' : 'w');
-        theirs.push(devnull);
-        steps.push({ op: 'dup2', fd: devnull, target: fd });
-      } else if (typeof kind === 'number') steps.push({ op: 'dup2', fd: kind, target: fd });
-      else steps.push({ op: 'keep-fd', fd });
+const USER_FIELDS = ['mapRootUser', 'mapCurrentUser', 'uidMap', 'gidMap'] as const;
+
+/** The run request of spawn()'s options, and the program it runs. */
+function request(n: Normalized, sync: boolean): { req: RunRequest; opened: number[] } {
+  const o = n.options;
+  const uid = process.geteuid!();
+  const gid = process.getegid!();
+  let file = n.file;
+  let args = n.args;
+  if (o.shell) {
+    // as child_process: the command line joined by spaces, run by the shell
+    const command = [file, ...args].join(' ');
+    file = typeof o.shell === 'string' ? o.shell : '/bin/sh';
+    args = ['-c', command];
+  }
+  const envObject = o.env ?? process.env;
+  const env = Object.entries(envObject)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  // child_process tells a Node child where its IPC channel is
+  const stdio = stdioList(o.stdio);
+  const ipc = stdio.indexOf('ipc');
+  if (ipc >= 0 && !sync)
+    env.push(
+      `NODE_CHANNEL_FD=${ipc}`,
+      `NODE_CHANNEL_SERIALIZATION_MODE=${o.serialization ?? 'json'}`,
+    );
+
+  const opened: number[] = [];
+  let enter: RunRequest['enter'];
+  if (o.join) {
+    const byPid = 'pid' in o.join && typeof o.join.pid === 'number';
+    const target = o.join as { pid: number; namespaces?: NamespaceType[] };
+    const files = o.join as Partial<Record<NamespaceType, string>>;
+    const namespaces = new Map<NamespaceType, string>();
+    for (const ns of NAMESPACES) {
+      if (byPid && target.namespaces?.includes(ns.type)) namespaces.set(ns.type, '');
+      if (!byPid && files[ns.type]) namespaces.set(ns.type, files[ns.type]!);
+    }
+    const er: EnterRequest = {
+      target: byPid ? { pid: target.pid } : undefined,
+      namespaces,
+      all: byPid && target.namespaces === undefined,
+      userParent: false,
+      preserveCredentials: false,
+      keepCaps: false,
+      env: false,
+      noFork: false,
+      joinCgroup: false,
+      followContext: false,
+      argv: [],
+    };
+    const x = resolveEnter(er, {
+      environ: [],
+      argv: [],
+      fds: [],
+      ignored: 0n,
+      blocked: 0n,
+      limits: [],
+      recorded: false,
     });
-    const env = Object.entries(o.env ?? process.env)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`);
-    steps.push({
-      op: 'exec',
-      paths: execPaths(command, (o.env ?? process.env).PATH),
-      argv: [o.argv0 ?? command, ...args],
-      env,
-      what: command,
+    enter = x.enter;
+    for (const s of x.enter.entries.values()) if (s !== 'pidfd') opened.push(s.fd);
+    if (x.enter.pidfd >= 0) opened.push(x.enter.pidfd);
+    // ids stay ours unless asked for: child_process has no notion of entering
+    x.enter.preserveCredentials = true;
+  }
+
+  const created = new Map<NamespaceType, string>();
+  for (const t of o.namespaces ?? []) created.set(t, '');
+  if (o.hostname !== undefined) created.set('uts', created.get('uts') ?? '');
+  if (o.mountProc) created.set('mnt', created.get('mnt') ?? '');
+  if (USER_FIELDS.some((k) => o[k])) created.set('user', created.get('user') ?? '');
+  for (const [t, f] of Object.entries(o.keepAlive ?? {})) if (f) created.set(t as NamespaceType, f);
+  let create: CreateRequest | undefined;
+  if (created.size > 0 || o.root !== undefined) {
+    const single = o.mapRootUser ? [0, 0] : o.mapCurrentUser ? [uid, gid] : [undefined, undefined];
+    const signals = signalNumbers();
+    create = {
+      namespaces: created,
+      fork: false,
+      killChild: o.killChild
+        ? o.killChild === true
+          ? signals.SIGKILL
+          : signals[o.killChild]
+        : undefined,
+      mountProc: o.mountProc
+        ? typeof o.mountProc === 'string'
+          ? o.mountProc
+          : '/proc'
+        : undefined,
+      propagation:
+        o.propagation === 'unchanged' ? 'unchanged' : PROPAGATION[o.propagation ?? 'private'],
+      root: o.root,
+      wd: o.root !== undefined ? (o.cwd?.toString() ?? undefined) : undefined,
+      mapUser: single[0],
+      mapGroup: single[1],
+      userRanges: o.uidMap,
+      groupRanges: o.gidMap,
+      hostname: o.hostname,
+      init: o.init,
+    };
+  }
+  const req: RunRequest = {
+    enter,
+    create,
+    setuid: o.uid,
+    setgid: o.gid,
+    program: file,
+    argv: [o.argv0 ?? (o.shell ? file : n.file), ...args],
+    env,
+    programName: n.file,
+    handOver: [],
+  };
+  // In an entered mount namespace the working directory is looked up after entering.
+  if (o.cwd !== undefined && o.root === undefined && enter?.entries.has('mnt'))
+    req.handOver.push({ op: 'chdir', path: o.cwd.toString(), what: `cannot chdir to '${o.cwd}'` });
+  return { req, opened };
+}
+
+type StdioEntry =
+  NonNullable<SpawnOptions['stdio']> extends infer S
+    ? S extends readonly (infer E)[]
+      ? E
+      : never
+    : never;
+
+function stdioList(s: SpawnOptions['stdio']): StdioEntry[] {
+  if (s === undefined || s === null) return ['pipe', 'pipe', 'pipe'];
+  if (typeof s === 'string') return [s, s, s] as StdioEntry[];
+  if (!Array.isArray(s)) return s as never; // child_process refuses it
+  const list = [...s] as StdioEntry[];
+  while (list.length < 3) list.push(undefined as never);
+  return list;
+}
+
+/** Every descriptor a step uses, given a new number: where the runner has it. */
+function renumber(steps: Step[], at: (fd: number) => number): Step[] {
+  return steps.map((s) => {
+    switch (s.op) {
+      case 'setns':
+      case 'setns-soft':
+      case 'setns-retry':
+      case 'fchdir':
+      case 'write-fd':
+        return { ...s, fd: at(s.fd) };
+      case 'pdeathsig':
+        return { ...s, parentPidfd: at(s.parentPidfd) };
+      default:
+        return s;
+    }
+  });
+}
+
+interface Launch {
+  plan: Plan;
+  program: ReturnType<typeof encode>;
+  /** child_process' stdio: the caller's, then the program, the socket and the steps' descriptors */
+  stdio: StdioEntry[];
+  runnerArgs: string[];
+  /** our end of the socket */
+  sock: number;
+  /** descriptors to close once the runner has its copies */
+  theirs: number[];
+  /** the caller's stdio entries: cp.stdio shows these only */
+  keep: number;
+  /** the working directory is a step (inside a new root or an entered mount namespace) */
+  cwdInPlan: boolean;
+}
+
+/** Plans the run and lays out what the runner gets. Throws before anything starts. */
+function prepare(n: Normalized, sync: boolean): Launch {
+  const { req, opened } = request(n, sync);
+  const theirs = [...opened];
+  try {
+    const extra = [...opened];
+    let parentPidfd = -1;
+    if (req.create?.killChild !== undefined) {
+      parentPidfd = pidfdOpen(process.pid);
+      extra.push(parentPidfd);
+      theirs.push(parentPidfd);
+    }
+    const p = plan(req, {
+      pid: 0,
+      uid: process.geteuid!(),
+      gid: process.getegid!(),
+      threaded: false,
     });
-    return { steps, cloneFlags: flags, onSync, theirs, ours, cleanup };
+    const stdio = stdioList(n.options.stdio);
+    const keep = stdio.length;
+    const pair = [0, 0];
+    if (calls().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+      throw new NsError('socketpair failed', 24, 'socketpair');
+    const [sock, theirSock] = pair;
+    theirs.push(theirSock);
+    const memfd = calls().memfd_create('ns-run', MFD_CLOEXEC);
+    if (memfd < 0) {
+      closeFd(sock);
+      throw new NsError('memfd_create failed', 24, 'memfd_create');
+    }
+    theirs.push(memfd);
+    // the steps' descriptors follow the program and the socket in the runner
+    const at = (fd: number) => (fd < 0 ? fd : keep + 2 + extra.indexOf(fd));
+    const steps = renumber(
+      p.steps.map((s) => (s.op === 'pdeathsig' ? { ...s, parentPidfd } : s)),
+      at,
+    );
+    const program = encode(steps);
+    const head = Buffer.alloc(8);
+    head.writeInt32LE(program.words.length, 0);
+    head.writeInt32LE(program.strings.length, 4);
+    writeSync(memfd, head);
+    writeSync(
+      memfd,
+      Buffer.from(program.words.buffer, program.words.byteOffset, program.words.byteLength),
+    );
+    writeSync(memfd, program.strings);
+    return {
+      plan: p,
+      program,
+      stdio: [...stdio, memfd, theirSock, ...extra] as StdioEntry[],
+      runnerArgs: [String(keep), String(keep + 1), String(keep)],
+      sock,
+      theirs,
+      keep,
+      cwdInPlan: n.options.root !== undefined || (req.enter?.entries.has('mnt') ?? false),
+    };
   } catch (e) {
     for (const fd of theirs) closeFd(fd);
-    cleanup();
     throw e;
   }
 }
 
-/** Runs the prepared program; the PID of the process that execs it. Closes what the child took. */
-function launch(command: string, p: Prepared, types: string): number {
-  try {
-    const child = spawnSteps(p.steps, {
-      cloneFlags: p.cloneFlags,
-      cloneWhat: types ? `cannot create new ${types} namespaces` : 'clone failed',
-      onSync: p.onSync,
-    });
-    if (child.pidfd >= 0) closeFd(child.pidfd);
-    return child.pid;
-  } catch (e) {
-    p.cleanup();
-    throw e;
-  } finally {
-    for (const fd of p.theirs) closeFd(fd);
-    p.theirs.length = 0;
-  }
+/** child_process' options for the runner: the caller's, less what the plan does itself. */
+function runnerOptions(n: Normalized, l: Launch): SpawnOptions & SpawnSyncOptions {
+  const o: Record<string, unknown> = { ...n.options };
+  for (const k of [...NAMESPACE_KEYS, 'uid', 'gid', 'argv0', 'shell', 'env']) delete o[k];
+  // a working directory inside a new root or an entered mount namespace is the plan's
+  if (l.cwdInPlan) delete o.cwd;
+  o.stdio = l.stdio;
+  o.env = {};
+  return o;
 }
 
-/** child_process' error for a program that could not be executed. */
-function spawnError(command: string, args: readonly string[], e: unknown): Error {
-  if (!(e instanceof ExecError)) return e as Error;
-  const err = Object.assign(new Error(`spawn ${command} ${e.code}`), {
-    errno: -e.errno,
-    code: e.code,
-    syscall: `spawn ${command}`,
-    path: command,
-    spawnargs: [...args],
-  });
-  return err;
-}
-
-/** child_process and net, loaded on first spawn(): a tool that only lists namespaces never pays for them. */
-function nodeModules() {
-  return {
-    ChildProcess: process.getBuiltinModule('node:child_process').ChildProcess,
-    Socket: process.getBuiltinModule('node:net').Socket,
-  };
-}
-
-// Children spawned here: reaped on SIGCHLD (waitpid of their own PIDs only, so
-// child_process' children stay libuv's), and a timer keeps the event loop
-// alive while any runs.
-const running = new Map<number, (code: number | null, signal: number | null) => void>();
-let keepAlive: NodeJS.Timeout | undefined;
-function onChildSignal(): void {
-  for (const [pid, done] of running) {
-    const end = reap(pid, false);
-    if (!end) continue;
-    running.delete(pid);
-    done(end.code, end.signal);
-  }
-  if (running.size === 0 && keepAlive) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-    process.removeListener('SIGCHLD', onChildSignal);
-  }
-}
-function watch(pid: number, done: (code: number | null, signal: number | null) => void): void {
-  if (running.size === 0) process.on('SIGCHLD', onChildSignal);
-  running.set(pid, done);
-  keepAlive ??= setInterval(() => {}, 1 << 30);
-  setImmediate(onChildSignal); // it may have ended already: after the caller's listeners are on
-}
+const RECORD = 8;
 
 /**
- * Starts command in new or joined namespaces; a ChildProcess as
- * child_process.spawn returns it: stdio streams, 'spawn', 'exit', 'close'
- * and 'error' events, kill(), and pid, the program's PID. A program that
- * cannot be executed gives 'error' with code ENOENT or EACCES; a refused
- * namespace gives 'error' with an NsError.
+ * Reads the runner's reports until its exec closes the socket: does the
+ * parent's work when asked; a failure record becomes the step's error.
  */
-export function spawn(
-  command: string,
-  args: readonly string[] = [],
-  options: NsSpawnOptions = {},
-): ChildProcess {
-  const { ChildProcess, Socket } = nodeModules();
-  const cp = new ChildProcess();
-  Object.assign(cp, { spawnfile: command, spawnargs: [command, ...args] });
-  const types = [...new Set(options.namespaces ?? [])].join(', ');
-  let pid: number;
-  let p: Prepared;
+function follow(l: Launch, pid: number): Error | undefined {
+  const buf = Buffer.alloc(RECORD);
+  let bound: string[] = [];
   try {
-    p = prepare(command, args, options);
-    pid = launch(command, p, types);
-  } catch (e) {
-    process.nextTick(() => cp.emit('error', spawnError(command, args, e)));
-    return cp;
-  }
-  const streams = p.ours.map((fd, i) =>
-    fd < 0 ? null : new Socket({ fd, readable: i !== 0, writable: i === 0 }),
-  );
-  Object.assign(cp, {
-    pid,
-    stdin: streams[0],
-    stdout: streams[1],
-    stderr: streams[2],
-    stdio: [streams[0], streams[1], streams[2]],
-  });
-  let exited = false;
-  cp.kill = (signal?: NodeJS.Signals | number) => {
-    if (exited) return false;
-    try {
-      process.kill(pid, signalNumber(signal, signalNumbers().SIGTERM));
-      (cp as { killed: boolean }).killed = true;
-      return true;
-    } catch {
-      return false;
+    for (;;) {
+      let got = 0;
+      while (got < RECORD) {
+        const n = readSync(l.sock, buf, got, RECORD - got, null);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < RECORD) return undefined; // end of file: the program runs
+      const step = buf.readInt32LE(0);
+      const errno = buf.readInt32LE(4);
+      if (errno !== 0) {
+        unbindAll(bound);
+        return stepFailure(l.program, step, errno);
+      }
+      writeMaps(pid, l.plan.parent, process.geteuid!() === 0);
+      bound = bindAll(pid, l.plan.parent.binds);
+      writeSync(l.sock, Buffer.from([1]));
     }
-  };
-  const killSignal = signalNumber(options.killSignal, signalNumbers().SIGTERM);
-  const timer = options.timeout
-    ? setTimeout(() => cp.kill(killSignal), options.timeout)
-    : undefined;
-  const onAbort = () => {
-    cp.kill(killSignal);
-    cp.emit(
-      'error',
-      Object.assign(new Error('The operation was aborted'), {
-        name: 'AbortError',
-        code: 'ABORT_ERR',
-      }),
-    );
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  // 'close' follows 'exit' once every stdio stream has closed, as in child_process
-  let open = streams.filter(Boolean).length + 1;
-  let status: [number | null, NodeJS.Signals | null] = [null, null];
-  const closed = () => {
-    if (--open === 0) cp.emit('close', ...status);
-  };
-  for (const s of streams) s?.once('close', closed);
-  process.nextTick(() => cp.emit('spawn'));
-  watch(pid, (code, signal) => {
-    exited = true;
-    if (timer) clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    status = [code, signal === null ? null : signalName(signal)];
-    Object.assign(cp, { exitCode: code, signalCode: status[1] });
-    // as child_process: stdin is done with, unread output is drained so that 'close' comes
-    streams[0]?.destroy();
-    for (const s of streams.slice(1)) if (s && s.listenerCount('data') === 0) s.resume();
-    cp.emit('exit', ...status);
-    closed();
+  } catch (e) {
+    // The runner sees end of file at its wait and leaves; child_process reaps it.
+    unbindAll(bound);
+    return e as Error;
+  }
+}
+
+/** child_process' error for a program that could not be started, or a step's. */
+function spawnError(syscall: string, n: Normalized, e: Error): Error {
+  const nsErr = e as NsError;
+  if (typeof nsErr.errno !== 'number') return e;
+  const code = errnoName(nsErr.errno);
+  const message =
+    e instanceof ExecError
+      ? `${syscall} ${n.file} ${code}`
+      : `${syscall} ${n.file} ${code}: ${e.message}`;
+  return Object.assign(new Error(message), {
+    errno: -nsErr.errno,
+    code,
+    syscall: `${syscall} ${n.file}`,
+    path: n.file,
+    spawnargs: n.args,
+    ...(e instanceof ExecError ? {} : { step: nsErr.nsWhat }),
   });
+}
+
+const childProcess = () => process.getBuiltinModule('node:child_process');
+const runner = () => join(nativeDir(), 'ns-run');
+
+/**
+ * As child_process.spawn, with the program in new or entered namespaces: a
+ * ChildProcess with its events, streams, kill(), unref(), pid the program's
+ * (in a new PID namespace, the stand-in's that passes signals on). A program
+ * that cannot be started, or a namespace the kernel refuses, is an 'error'
+ * event followed by 'close', with child_process' error fields (a negative
+ * errno, code, syscall, path, spawnargs; `step` says which step failed).
+ */
+export function spawn(file: string, options?: NsSpawnOptions): ChildProcess;
+export function spawn(
+  file: string,
+  args?: readonly string[],
+  options?: NsSpawnOptions,
+): ChildProcess;
+export function spawn(file: string, args?: unknown, options?: unknown): ChildProcess {
+  const n = normalize(file, args, options);
+  checkOptions(n.options);
+  const l = prepare(n, false);
+  let cp: ChildProcess;
+  try {
+    cp = childProcess().spawn(runner(), l.runnerArgs, runnerOptions(n, l));
+  } catch (e) {
+    closeFd(l.sock);
+    throw e;
+  } finally {
+    for (const fd of l.theirs) closeFd(fd);
+  }
+  cp.stdio.splice(l.keep);
+  Object.assign(cp, { spawnfile: n.file, spawnargs: [n.options.argv0 ?? n.file, ...n.args] });
+  const failure = cp.pid === undefined ? undefined : follow(l, cp.pid);
+  closeFd(l.sock);
+  if (!failure) return cp;
+
+  // As child_process for a program it cannot start: 'error', then 'close'
+  // with the negative errno; no 'spawn', no 'exit', no pid.
+  const err = spawnError('spawn', n, failure);
+  const code = (err as { errno?: number }).errno ?? -1;
+  const emit = cp.emit.bind(cp);
+  Object.defineProperty(cp, 'pid', { value: undefined, configurable: true, writable: true });
+  cp.emit = ((event: string | symbol, ...rest: unknown[]) => {
+    if (event === 'spawn' || event === 'exit') return false;
+    if (event === 'close') {
+      Object.assign(cp, { exitCode: code, signalCode: null });
+      return emit('close', code, null);
+    }
+    return emit(event, ...rest);
+  }) as ChildProcess['emit'];
+  process.nextTick(() => emit('error', err));
   return cp;
 }
 
-/** Options of spawnSync(): spawn()'s, and child_process.spawnSync's input, encoding, maxBuffer. */
-export interface NsSpawnSyncOptions extends Omit<NsSpawnOptions, 'signal'> {
-  /** written to the program's stdin */
-  input?: string | Buffer;
-  /** decode stdout and stderr */
-  encoding?: BufferEncoding;
-  /** the most bytes kept from stdout or stderr (default 1 MiB, as child_process) */
-  maxBuffer?: number;
-}
-
-/** What spawnSync() returns: child_process.spawnSync's result. */
-export interface NsSpawnSyncResult<T = Buffer | string> {
-  pid: number;
-  output: [null, T | null, T | null];
-  stdout: T | null;
-  stderr: T | null;
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-/** As child_process.spawnSync: runs command in namespaces and waits; its output and status. */
+/** As child_process.spawnSync, with the program in new or entered namespaces. */
 export function spawnSync(
-  command: string,
-  args: readonly string[] = [],
-  options: NsSpawnSyncOptions = {},
-): NsSpawnSyncResult {
-  const result: NsSpawnSyncResult = {
-    pid: 0,
-    output: [null, null, null],
-    stdout: null,
-    stderr: null,
+  file: string,
+  options?: NsSpawnSyncOptions,
+): SpawnSyncReturns<Buffer | string>;
+export function spawnSync(
+  file: string,
+  args?: readonly string[],
+  options?: NsSpawnSyncOptions,
+): SpawnSyncReturns<Buffer | string>;
+export function spawnSync(
+  file: string,
+  args?: unknown,
+  options?: unknown,
+): SpawnSyncReturns<Buffer | string> {
+  const n = normalize(file, args, options);
+  checkOptions(n.options);
+  const l = prepare(n, true);
+  const p = l.plan.parent;
+  if (p.uidMap || p.gidMap || p.setgroups || p.binds.length > 0) {
+    closeFd(l.sock);
+    for (const fd of l.theirs) closeFd(fd);
+    throw valueError(
+      'options',
+      'uidMap/gidMap/keepAlive',
+      'needs a parent at work while the program starts: use spawn()',
+    );
+  }
+  let result: SpawnSyncReturns<Buffer | string>;
+  try {
+    result = childProcess().spawnSync(runner(), l.runnerArgs, runnerOptions(n, l));
+  } finally {
+    for (const fd of l.theirs) closeFd(fd);
+  }
+  // a failure record, if the runner left one (it is gone: nothing blocks)
+  const buf = Buffer.alloc(RECORD);
+  let got = 0;
+  try {
+    got = readSync(l.sock, buf, 0, RECORD, null);
+  } catch {
+    got = 0;
+  }
+  closeFd(l.sock);
+  if (result.error || got < RECORD) return result;
+  const err = spawnError(
+    'spawnSync',
+    n,
+    stepFailure(l.program, buf.readInt32LE(0), buf.readInt32LE(4)),
+  );
+  return {
+    error: err,
     status: null,
     signal: null,
-  };
-  let p: Prepared;
-  try {
-    p = prepare(command, args, options);
-    result.pid = launch(command, p, [...new Set(options.namespaces ?? [])].join(', '));
-  } catch (e) {
-    result.error = spawnError(command, args, e);
-    return result;
-  }
-  const [inFd, outFd, errFd] = p.ours;
-  const chunks: Buffer[][] = [[], [], []];
-  const max = options.maxBuffer ?? 1024 * 1024;
-  let input = options.input === undefined ? Buffer.alloc(0) : Buffer.from(options.input);
-  if (inFd >= 0 && input.length === 0) closeSync(inFd);
-  const open = new Set([outFd, errFd].filter((fd) => fd >= 0));
-  if (inFd >= 0 && input.length > 0) open.add(inFd);
-  const deadline = options.timeout ? Date.now() + options.timeout : Infinity;
-  const buf = Buffer.alloc(65536);
-  let killed = false;
-  // poll the pipes: a program that fills one while we wait on another never blocks
-  while (open.size > 0) {
-    const fds = [...open];
-    const pfd = Buffer.alloc(8 * fds.length);
-    fds.forEach((fd, k) => {
-      pfd.writeInt32LE(fd, 8 * k);
-      pfd.writeInt16LE(fd === inFd ? 4 /* POLLOUT */ : 1 /* POLLIN */, 8 * k + 4);
-    });
-    const wait = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
-    const n = calls().poll(pfd, fds.length, wait);
-    if (n === 0 && !killed) {
-      process.kill(result.pid, signalNumber(options.killSignal, signalNumbers().SIGTERM));
-      killed = true;
-      result.error = Object.assign(new Error(`spawnSync ${command} ETIMEDOUT`), {
-        code: 'ETIMEDOUT',
-      });
-      continue;
-    }
-    fds.forEach((fd, k) => {
-      if (pfd.readInt16LE(8 * k + 6) === 0) return;
-      if (fd === inFd) {
-        try {
-          const w = writeSync(fd, input);
-          input = input.subarray(w);
-        } catch {
-          input = Buffer.alloc(0);
-        }
-        if (input.length === 0) {
-          closeSync(fd);
-          open.delete(fd);
-        }
-        return;
-      }
-      let got = 0;
-      try {
-        got = readSync(fd, buf, 0, buf.length, null);
-      } catch {
-        got = 0;
-      }
-      if (got === 0) {
-        closeSync(fd);
-        open.delete(fd);
-      } else chunks[fd === outFd ? 1 : 2].push(Buffer.from(buf.subarray(0, got)));
-    });
-  }
-  const end = reap(result.pid, true)!;
-  result.status = end.code;
-  result.signal = end.signal === null ? null : signalName(end.signal);
-  const decode = (c: Buffer[]) => {
-    const b = Buffer.concat(c).subarray(0, max);
-    return options.encoding && options.encoding !== ('buffer' as BufferEncoding)
-      ? b.toString(options.encoding)
-      : b;
-  };
-  if (outFd >= 0) result.stdout = decode(chunks[1]);
-  if (errFd >= 0) result.stderr = decode(chunks[2]);
-  result.output = [null, result.stdout, result.stderr];
-  return result;
+    output: null,
+    pid: 0,
+    stdout: null,
+    stderr: null,
+  } as unknown as SpawnSyncReturns<Buffer | string>;
 }

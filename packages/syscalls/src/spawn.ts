@@ -46,7 +46,8 @@ export function execStep(argv: string[], env: NodeJS.ProcessEnv | string[] = pro
 
 const EPROTO = 71;
 
-function failure(program: Program, step: number, errno: number): NsError {
+/** The error of a step program that failed at native step index `step`. */
+export function stepFailure(program: Program, step: number, errno: number): NsError {
   const s = program.origin[step];
   if (!s || errno === EPROTO) return new NsError('malformed step program', errno);
   const err =
@@ -72,7 +73,7 @@ export function runHere(steps: Step[]): never {
     program.strings.length,
     err,
   ) as number;
-  throw failure(program, step, err[0]);
+  throw stepFailure(program, step, err[0]);
 }
 
 /** Options of spawnSteps(). */
@@ -145,7 +146,7 @@ export function spawnSteps(steps: Step[], options: SpawnOptions = {}): Child {
       if (!record) break; // end of file: the exec happened
       const [step, errno] = record;
       if (step === SIBLING_RECORD) sibling = errno;
-      else if (errno !== 0) throw failure(program, step, errno);
+      else if (errno !== 0) throw stepFailure(program, step, errno);
       else {
         options.onSync?.(child, syncs++);
         writeSync(syncFd, Buffer.from([1]));

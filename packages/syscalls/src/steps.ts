@@ -60,6 +60,11 @@ export type Step = { what?: string } & (
   | { op: 'setsid' }
   /** fork; the parent waits and leaves with the child's status; the child goes on */
   | { op: 'fork-relay' }
+  /**
+   * fork; the parent passes every catchable signal on to the child and leaves
+   * with its status; as init (PID 1) it also reaps every other process
+   */
+  | { op: 'fork-standin'; init: boolean }
   | { op: 'ambient-caps' }
   /**
    * the signal state the exec leaves (bit s-1 for signal s): these ignored,
@@ -194,6 +199,9 @@ export function encode(steps: Step[]): Program {
         break;
       case 'pdeathsig':
         emit(s, s.op, [s.signal, s.parentPidfd]);
+        break;
+      case 'fork-standin':
+        emit(s, s.op, [s.init ? 1 : 0]);
         break;
       case 'fork-relay':
       case 'ambient-caps':

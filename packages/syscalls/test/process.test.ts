@@ -1,7 +1,7 @@
 /** spawn and spawnSync: child_process for namespaces, checked from outside. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn as spawnPlain } from 'node:child_process';
+import { ChildProcess, spawn as spawnPlain, spawnSync as spawnPlainSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,17 +44,20 @@ const zombies = () =>
     });
 
 test('a shell in new uts, pid and mount namespaces: hostname box, PID 1, its own /proc', async () => {
-  const child = spawn('sh', ['-c', 'hostname; echo $$; ls /proc | grep -c "^[0-9]" >&2'], {
-    namespaces: ['uts', 'pid', 'mnt'],
-    hostname: 'box',
-    mountProc: true,
-  });
-  assert.ok(child instanceof ChildProcess);
-  assert.ok(child.pid! > 0);
-  const r = await finished(child);
+  const script = 'hostname; echo $$; ls /proc | grep -c "^[0-9]" >&2';
+  const options = { namespaces: ['uts', 'pid', 'mnt'], hostname: 'box', mountProc: true } as const;
+  // init: false is util-linux's unshare -fp: the program is PID 1
+  const bare = spawn('sh', ['-c', script], { ...options, init: false });
+  assert.ok(bare instanceof ChildProcess);
+  assert.ok(bare.pid! > 0);
+  const r = await finished(bare);
   assert.equal(r.stdout, 'box\n1\n');
   assert.deepEqual(r.exit, [0, null]);
   assert.match(r.stderr, /^[23]\n$/); // sh, and ls and grep: nothing of the host
+  // by default an init is PID 1, the program PID 2
+  const withInit = await finished(spawn('sh', ['-c', script], options));
+  assert.equal(withInit.stdout, 'box\n2\n');
+  assert.match(withInit.stderr, /^[34]\n$/);
 });
 
 test('joining the net namespace of a running process, or every namespace that differs', async () => {
@@ -96,17 +99,30 @@ test('keepAlive: a new net namespace stays on a file after its program, until un
   assert.equal(statSync(file).ino, before);
 });
 
-test("errors as child_process gives them: ENOENT, a refused namespace's NsError", async () => {
+test('errors as child_process gives them: ENOENT, a refused namespace, one shape', async () => {
   const missing = await finished(spawn('/nonexistent-program', [], { namespaces: ['uts'] }));
   assert.equal((missing.error as NodeJS.ErrnoException).code, 'ENOENT');
-  assert.equal(
-    spawnSync('/nonexistent-program').error?.message,
-    'spawn /nonexistent-program ENOENT',
+  assert.deepEqual(
+    { ...spawnSync('/nonexistent-program', ['a'], { namespaces: ['uts'] }).error },
+    { ...spawnPlainSync('/nonexistent-program', ['a']).error },
   );
   // a mount namespace cannot be joined from a file that is none
   const refused = await finished(spawn('true', [], { join: { mnt: '/etc/hostname' } }));
-  assert.ok(refused.error instanceof NsError, String(refused.error));
-  assert.match(refused.error!.message, /^setns into \/etc\/hostname failed: Invalid argument$/);
+  assert.deepEqual(
+    { ...refused.error },
+    {
+      errno: -22,
+      code: 'EINVAL',
+      syscall: 'spawn true',
+      path: 'true',
+      spawnargs: [],
+      step: "reassociate to namespace 'ns/mnt' failed",
+    },
+  );
+  assert.equal(
+    refused.error!.message,
+    "spawn true EINVAL: reassociate to namespace 'ns/mnt' failed: Invalid argument",
+  );
 });
 
 test('output larger than a pipe, async and sync, never blocks; kill and timeout end the program', async () => {

@@ -18,7 +18,7 @@ import { NAMESPACES, namespaceInfo, type NamespaceType } from '../namespaces.js'
 import { execPaths, type WaiterMode } from '../spawn.js';
 import { mountProcStep, type Bytes, type Step } from '../steps.js';
 import { getenvRaw } from '../caller.js';
-import { idMap, type IdRange, type RangeSpec } from './idmap.js';
+import { idMap, mapText, type IdRange, type RangeSpec } from './idmap.js';
 
 /** New namespaces, as util-linux unshare asks for them. */
 export interface CreateRequest {
@@ -48,6 +48,13 @@ export interface CreateRequest {
   setgroups?: 'allow' | 'deny';
   monotonic?: bigint;
   boottime?: bigint;
+  /** the hostname of a new uts namespace */
+  hostname?: string;
+  /**
+   * where a single-threaded caller makes a PID namespace: a small init as its
+   * PID 1 in front of the program (true), or the program as PID 1 (false)
+   */
+  init?: boolean;
 }
 
 /** Where a namespace is entered from: a descriptor of its own, or the target's pidfd. */
@@ -98,7 +105,9 @@ export interface Caller {
   gid: number;
   /**
    * a multithreaded process (Node): it may not create or enter a user or
-   * time namespace, nor fork to run steps, in its own thread
+   * time namespace, nor fork to run steps, in its own thread. A
+   * single-threaded one (the runner, ns-run) does everything in place, forks
+   * for a new PID namespace and stands in for the program outside it.
    */
   threaded: boolean;
 }
@@ -159,7 +168,7 @@ export function plan(r: RunRequest, caller: Caller): Plan {
 
   const steps: Step[] = [];
   const bindSteps: number[] = [];
-  if (e) steps.push(...enterSteps(e, child));
+  if (e) steps.push(...enterSteps(e, child, caller.threaded));
 
   // The clone creates the namespaces (a new PID namespace makes the child its
   // PID 1), except time, whose offsets must be written before anyone enters
@@ -170,14 +179,17 @@ export function plan(r: RunRequest, caller: Caller): Plan {
     cloneFlags = createFlags & ~CLONE_NEWTIME;
     unshareFlags = createFlags & CLONE_NEWTIME;
   }
-  const parent: ParentWork = { binds: child ? binds : [] };
+  // Binds of a new mount namespace's sibling namespaces are made from outside
+  // it: by the parent of a child, or by ours for a single-threaded caller.
+  const bindOutside = child || (binds.length > 0 && created.has('mnt'));
+  const parent: ParentWork = { binds: bindOutside ? binds : [] };
   if (c) {
     if (c.owner) steps.push(...credentialSteps(c.owner.uid, c.owner.gid));
     if (unshareFlags) steps.push({ op: 'unshare', flags: unshareFlags, what: 'unshare failed' });
-    if (!child)
+    if (!bindOutside)
       for (const b of binds) {
         bindSteps.push(steps.length);
-        const source = `/proc/${caller.pid}/ns/${b.file}`;
+        const source = `/proc/${caller.threaded ? caller.pid : 'self'}/ns/${b.file}`;
         steps.push({
           op: 'mount',
           source,
@@ -225,7 +237,7 @@ function createSteps(c: CreateRequest, caller: Caller, child: boolean, parent: P
   const steps: Step[] = [];
   const user = c.namespaces.has('user');
   const mnt = c.namespaces.has('mnt');
-  if (child && c.killChild !== undefined)
+  if ((child || !caller.threaded) && c.killChild !== undefined)
     steps.push({ op: 'pdeathsig', signal: c.killChild, parentPidfd: -1, what: 'prctl failed' });
   const offsets = [];
   if (c.boottime !== undefined) offsets.push(`7 ${c.boottime} 0`);
@@ -247,7 +259,33 @@ function createSteps(c: CreateRequest, caller: Caller, child: boolean, parent: P
     parent.gidMap = idMap(c.mapGroup, caller.gid, groupRanges, 'gid', withRanges, caller.uid);
     parent.setgroups = c.setgroups ?? (c.mapGroup !== undefined && !ranges ? 'deny' : undefined);
   }
-  if (child && (user || parent.binds.length > 0)) steps.push({ op: 'sync-parent' });
+  if (user && !child && selfMapped(parent, caller)) {
+    // A single-threaded process maps its own ids in place, as unshare -r does.
+    if (parent.setgroups)
+      steps.push({
+        op: 'write-file',
+        path: '/proc/self/setgroups',
+        text: parent.setgroups,
+        ignore: 'ENOENT',
+        what: 'write failed /proc/self/setgroups',
+      });
+    for (const [kind, map] of [
+      ['uid', parent.uidMap],
+      ['gid', parent.gidMap],
+    ] as const)
+      if (map)
+        steps.push({
+          op: 'write-file',
+          path: `/proc/self/${kind}_map`,
+          text: mapText(map),
+          what: `write failed /proc/self/${kind}_map`,
+        });
+    delete parent.setgroups;
+    delete parent.uidMap;
+    delete parent.gidMap;
+  }
+  const parentWork = parent.uidMap || parent.gidMap || parent.setgroups || parent.binds.length;
+  if (parentWork) steps.push({ op: 'sync-parent' });
   if (!user && c.setgroups)
     steps.push({
       op: 'write-file',
@@ -256,6 +294,14 @@ function createSteps(c: CreateRequest, caller: Caller, child: boolean, parent: P
       what: 'write failed /proc/self/setgroups',
     });
   if (c.owner && c.namespaces.has('pid')) steps.push({ op: 'fork-relay', what: 'fork failed' });
+  if (!caller.threaded && c.namespaces.has('pid')) {
+    // The new PID namespace takes our next child: we stay outside and stand
+    // in for it; its PID 1 is an init in front of the program, or the program.
+    steps.push({ op: 'fork-standin', init: false, what: 'fork failed' });
+    if (c.init !== false) steps.push({ op: 'fork-standin', init: true, what: 'fork failed' });
+  }
+  if (c.hostname !== undefined)
+    steps.push({ op: 'sethostname', name: c.hostname, what: 'sethostname failed' });
 
   if (mnt && c.propagation !== 'unchanged')
     steps.push({
@@ -311,13 +357,20 @@ function createSteps(c: CreateRequest, caller: Caller, child: boolean, parent: P
   return steps;
 }
 
+/** Maps a process may write for itself once in the namespace: one line of its own id. */
+function selfMapped(parent: ParentWork, caller: Caller): boolean {
+  const own = (m: IdRange[] | undefined, id: number) =>
+    m === undefined || (m.length === 1 && m[0].count === 1 && m[0].outer === id);
+  return own(parent.uidMap, caller.uid) && own(parent.gidMap, caller.gid);
+}
+
 function interpFlags(rule: string): string {
   const fields = rule.split(rule[0] ?? ':');
   return fields[7] ?? '';
 }
 
 /** nsenter's order: setns in two passes, root and working directory, cgroup, fork. */
-function enterSteps(x: Entered, child: boolean): Step[] {
+function enterSteps(x: Entered, child: boolean, threaded: boolean): Step[] {
   const types = [...x.entries.keys()];
   const user = x.entries.has('user');
   const steps: Step[] = [];
@@ -412,7 +465,14 @@ function enterSteps(x: Entered, child: boolean): Step[] {
       what: `failed to set exec context to '${x.selinuxContext}'`,
     });
 
-  if (x.fork) steps.push({ op: 'fork-sibling', what: 'fork failed' });
+  // The program is forked into the entered PID namespace: a sibling for a
+  // tool's child (the tool waits for it), a child we stand in for otherwise.
+  if (x.fork)
+    steps.push(
+      threaded
+        ? { op: 'fork-sibling', what: 'fork failed' }
+        : { op: 'fork-standin', init: false, what: 'fork failed' },
+    );
 
   return steps;
 }
