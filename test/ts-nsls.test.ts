@@ -306,7 +306,7 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
         'tsx',
         '--input-type=module',
         '-e',
-        `import { unshare, setns, CLONE_NEWNET } from '@ns/syscalls';
+        `import { unshare, setns, CLONE_NEWNET } from '@ns/syscalls/internal';
          import { openSync, closeSync, readlinkSync } from 'node:fs';
          import dgram from 'node:dgram';
          const orig = openSync('/proc/thread-self/ns/net', 'r');
@@ -341,7 +341,7 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
   });
 
   it('descriptors compared with those of a process holding nothing: a differing one is still read', async (t) => {
-    const { readHeldFds } = await import('@ns/syscalls');
+    const { readHeldFds } = await import('@ns/syscalls/internal');
     const local = new Scene();
     t.after(() => local.cleanup());
     local.must(['ip', 'netns', 'add', 'tsnslsCmp'], ['ip', 'netns', 'delete', 'tsnslsCmp']);
@@ -362,7 +362,7 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
   });
 
   it('the /proc reader keeps nothing from one call to the next', async (t) => {
-    const { readHeldFds, readTasks } = await import('@ns/syscalls');
+    const { readHeldFds, readTasks } = await import('@ns/syscalls/internal');
     const local = new Scene();
     t.after(() => local.cleanup());
     const types = ['net', 'uts'];
@@ -411,7 +411,7 @@ describe('ts-nsls beyond lsns 2.38.1', () => {
       'tsx',
       '--input-type=module',
       '-e',
-      `import { listNamespaces, readHeldFds } from '@ns/syscalls';
+      `import { listNamespaces, readHeldFds } from '@ns/syscalls/internal';
        import { readdirSync, readlinkSync } from 'node:fs';
        const pidfds = () => readdirSync('/proc/self/fd').filter((fd) => {
          try { return readlinkSync('/proc/self/fd/' + fd).includes('pidfd'); } catch { return false; }

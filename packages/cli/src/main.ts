@@ -3,7 +3,7 @@
  * util-linux exit status, never a stack trace, and quiet on a closed pipe.
  */
 import { writeSync } from 'node:fs';
-import { RunError, strerror } from '@ns/syscalls';
+import { RunError, strerror } from '@ns/syscalls/internal';
 import { UsageError } from './options.js';
 
 /** A failure the tool reports as `prog: message` and leaves with `status`. */

@@ -1,57 +1,58 @@
+/**
+ * @ns/syscalls: child_process with namespaces (spawn, spawnSync, run), the
+ * namespaces on the machine (listNamespaces), and the typed system calls a
+ * program may make itself. The tools' own machinery (the caller record, the
+ * steps, the planner, the waiter, the /proc scan) is @ns/syscalls/internal.
+ */
 export * from './namespaces.js';
-export * from './calls.js';
 export {
-  NsError,
-  ExecError,
-  RunError,
-  errnoName,
-  errnoOf,
-  signalNumbers,
-  strerror,
-} from './errors.js';
-export { mountProcStep, type Bytes, type Step } from './steps.js';
-export * from './caller.js';
+  MNT_DETACH,
+  MS_BIND,
+  MS_MOVE,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  MS_SHARED,
+  MS_SLAVE,
+  NS_GET_NSTYPE,
+  NS_GET_OWNER_UID,
+  NS_GET_PARENT,
+  NS_GET_USERNS,
+  PROPAGATION,
+  closeFd,
+  mount,
+  nsGetOwnerUid,
+  nsGetParent,
+  nsGetType,
+  nsGetUserns,
+  pidfdGetfd,
+  pidfdOpen,
+  sethostname,
+  setns,
+  socketNetns,
+  umount,
+  unshare,
+} from './calls.js';
 export {
-  becomeWaiter,
-  execPaths,
-  execStep,
-  holdSignals,
-  keepFds,
-  runHere,
-  spawnSteps,
-  waitChild,
-  type Child,
-  type ExitStatus,
-  type SpawnOptions,
-  type WaiterMode,
-} from './spawn.js';
-export * from './proc.js';
-export { pidfdAlive, pidfdInode } from './enter.js';
-export * from './nsquery.js';
-export * from './procscan.js';
-export * from './users.js';
+  closeNamespace,
+  namespaceInode,
+  namespaceLink,
+  namespacesOf,
+  openNamespace,
+  type NamespaceRef,
+} from './proc.js';
+export { ExecError, NsError, RunError, errnoName, strerror } from './errors.js';
 export {
   spawn,
   spawnSync,
+  type NamespaceOptions,
   type NsSpawnOptions,
   type NsSpawnSyncOptions,
-  type NamespaceOptions,
 } from './process.js';
+export { run, RunFailure, type RunResult } from './promise.js';
 export { listNamespaces, type ListOptions, type NamespaceRecord } from './list.js';
-/** The scan engine behind listNamespaces(), as ts-nsls uses it for its columns and trees. */
-export {
-  TYPES as LSNS_TYPES,
-  commandOf,
-  connectRelations,
-  inodeOf,
-  nsfsMounts,
-  ppidOf,
-  scan,
-  uidOf,
-  type Namespace as ScannedNamespace,
-  type NsType as LsnsType,
-  type Proc as ScannedProcess,
-  type Scan,
-  type ScanOptions,
-} from './scan/collect.js';
-export * from './run/index.js';
+export type { IdRange } from './run/idmap.js';

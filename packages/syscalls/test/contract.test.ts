@@ -237,20 +237,24 @@ test('unref() lets the parent exit while a detached child runs on', () => {
   }
 });
 
-test('from a worker thread: close comes, the program is a child of this process', async () => {
+test('from a worker thread: exit and close come, the program is a child of this process', async () => {
   const code = `
     const { parentPort } = require('node:worker_threads');
     const { spawn } = require(${LIB});
     const c = spawn('sh', ['-c', 'echo $PPID'], { namespaces: ['uts'] });
     let out = '';
+    let exited = false;
     c.stdout.on('data', (d) => (out += d));
-    c.on('close', (code) => parentPort.postMessage({ code, out }));`;
+    c.on('exit', () => (exited = true));
+    c.on('close', (code) => parentPort.postMessage({ code, out, exited }));`;
   const worker = new Worker(code, { eval: true });
-  const got = await new Promise<{ code: number; out: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const got = await new Promise<{ code: number; out: string; exited: boolean }>(
+    (resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    },
+  );
   await worker.terminate();
-  assert.equal(got.code, 0);
+  assert.deepEqual([got.code, got.exited], [0, true]);
   assert.equal(Number(got.out), process.pid);
 });

@@ -26,7 +26,7 @@ import {
   strerror,
   waitChild,
   type Step,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 
 test('the namespace table has the eight types in util-linux order', () => {
   assert.deepEqual(
@@ -149,7 +149,7 @@ test('a step the runner does not know, or an argument that is no integer, is ref
 
 test('readTasks: links as readlink shows them, details, and what descriptors hold; the same in several threads', async (t) => {
   const { spawn } = await import('node:child_process');
-  const { readTasks, readHeldFds } = await import('@ns/syscalls');
+  const { readTasks, readHeldFds } = await import('@ns/syscalls/internal');
   // a child holding its uts namespace open on descriptor 5
   const child = spawn('sh', ['-c', 'exec 5</proc/self/ns/uts; exec sleep 30'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
@@ -198,7 +198,7 @@ test('readTasks: links as readlink shows them, details, and what descriptors hol
 
 test('readTasks: a process holding more descriptors than a thread keeps is read again, in full', async (t) => {
   const { spawn } = await import('node:child_process');
-  const { readTasks } = await import('@ns/syscalls');
+  const { readTasks } = await import('@ns/syscalls/internal');
   // 300 descriptors of this process's uts namespace, as the child's 3..302
   const fd = openSync('/proc/self/ns/uts', 'r');
   const child = spawn('sleep', ['30'], {

@@ -16,7 +16,7 @@ import {
   resolveEnter,
   restoreCallerSteps,
   runPlan,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 import { OPTIONS } from './options.js';
 import { readRequest } from './request.js';
 

@@ -9,7 +9,7 @@ import {
   type Id,
   type NamespaceType,
   type Target,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 
 const str = (v: unknown): string | undefined =>
   Array.isArray(v) ? String(v[v.length - 1]) : typeof v === 'string' ? v : undefined;

@@ -11,7 +11,7 @@ import {
   type NamespaceType,
   type Resolved,
   type Source,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 
 const request = (argv: string[]) => readRequest(parseArgs(OPTIONS, argv));
 

@@ -34,7 +34,7 @@ import {
   type ScannedNamespace as Namespace,
   type ScannedProcess as Proc,
   type Scan,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 import { FilterError, parseFilter, type Filter } from './filter.js';
 import { OPTIONS } from './options.js';
 import { writeOut as writeStdout } from './output.js';

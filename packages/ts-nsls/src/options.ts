@@ -1,7 +1,7 @@
 /** ts-nsls' options: one table for parsing, help and completion. */
 import { ToolError, type OptionSpec } from '@ns/cli';
 import { COLUMNS } from './columns.js';
-import { LSNS_TYPES as TYPES } from '@ns/syscalls';
+import { LSNS_TYPES as TYPES } from '@ns/syscalls/internal';
 
 const TREES = ['process', 'owner', 'parent'];
 

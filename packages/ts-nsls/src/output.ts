@@ -7,7 +7,7 @@
  */
 import { writeSync } from 'node:fs';
 import { writeErr } from '@ns/cli';
-import { callerState, raiseDefault, signalNumbers } from '@ns/syscalls';
+import { callerState, raiseDefault, signalNumbers } from '@ns/syscalls/internal';
 
 /** Writes all of text to stdout, waiting out EAGAIN (a descriptor the caller made non-blocking). */
 export function writeOut(prog: string, text: string): void {

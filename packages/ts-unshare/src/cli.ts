@@ -13,7 +13,7 @@ import {
   writeOut,
   type OptionSpec,
 } from '@ns/cli';
-import { callerState, nodeCaller, plan, runPlan } from '@ns/syscalls';
+import { callerState, nodeCaller, plan, runPlan } from '@ns/syscalls/internal';
 import { OPTIONS } from './options.js';
 import { readRequest } from './request.js';
 

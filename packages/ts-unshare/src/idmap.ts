@@ -1,6 +1,6 @@
 /** Parsing of user and group ids and id ranges for the map options. */
 import { ToolError } from '@ns/cli';
-import { groupByName, userByName, type RangeSpec } from '@ns/syscalls';
+import { groupByName, userByName, type RangeSpec } from '@ns/syscalls/internal';
 
 /** A numeric id, or a user (uid) or group (gid) name from the system's name service. */
 export function resolveId(text: string, kind: 'uid' | 'gid'): number {

@@ -16,7 +16,7 @@ import {
   type CallerState,
   type NamespaceType,
   type RunRequest,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 import { basename } from 'node:path';
 import { parseSignal } from './signals.js';
 import { parseRange, resolveId } from './idmap.js';

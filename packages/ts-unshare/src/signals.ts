@@ -1,6 +1,6 @@
 /** Signal names as util-linux accepts them: any case, optional SIG prefix, RTMIN+n, RTMAX-n. */
 import { ToolError } from '@ns/cli';
-import { signalNumbers } from '@ns/syscalls';
+import { signalNumbers } from '@ns/syscalls/internal';
 
 /** The names --kill-child offers on TAB. */
 export const signalNames = (): string[] =>

@@ -11,7 +11,7 @@ import {
   callerState,
   nodeCaller,
   plan,
-} from '@ns/syscalls';
+} from '@ns/syscalls/internal';
 import { OPTIONS } from '../src/options.js';
 import { readRequest } from '../src/request.js';
 import { parseRange } from '../src/idmap.js';
