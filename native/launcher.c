@@ -60,13 +60,16 @@
 #define NODE_MIN_FILES 32
 /*
  * V8 reserves its code range (512 MiB) and heap at start and dies by SIGTRAP
- * ("Fatal process OOM") when it cannot: Node 20 starts from about 730 MiB of
- * address space. RLIMIT_DATA counts the writable part of the mappings: below
- * about 100 MiB Node aborts or hangs in a futex wait. (--jitless needs less
- * address space but fails at random near its own floor: not a way out.)
+ * ("Fatal process OOM") when it cannot: Node 20 and 22 start from about
+ * 740 MiB of address space, Node 24 and 26 from about 1.12 GiB. RLIMIT_DATA
+ * counts the writable part of the mappings: Node 20 and 22 abort or hang in a
+ * futex wait below about 100 MiB; Node 24 and 26 count the code range there
+ * too and need about 565 MiB. (--jitless needs less address space but fails
+ * at random near its own floor: not a way out.) The floors are the newest
+ * Node's, with a margin.
  */
-#define NODE_MIN_MEMORY (1024ull << 20)
-#define NODE_MIN_DATA (256ull << 20)
+#define NODE_MIN_MEMORY (1280ull << 20)
+#define NODE_MIN_DATA (640ull << 20)
 /*
  * Node's threads count against RLIMIT_NPROC, and Node hangs when it cannot
  * make one. With --v8-pool-size=1 it runs 4 threads; the tool may clone one

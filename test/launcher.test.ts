@@ -158,8 +158,8 @@ describe('limits: the tool starts, or one line names the limit', () => {
   // The dynamic loader needs about 3 MiB and fd 3: below, the shell's exec
   // fails in one line, as util-linux's does.
   const LOADER_KIB = 3000;
-  const memory = [1000, LOADER_KIB, 10_000, 50_000, 100_000, 200_000, 400_000, 700_000];
-  const enough = [1_100_000, 2_000_000, 4_000_000];
+  const memory = [1000, LOADER_KIB, 10_000, 50_000, 100_000, 200_000, 400_000, 700_000, 1_100_000];
+  const enough = [1_400_000, 2_000_000, 4_000_000];
   // Root raises a hard limit only with CAP_SYS_RESOURCE (a container's root may lack it).
   const capEff = /CapEff:\s*(\w+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1];
   const canRaise = ((BigInt('0x' + capEff) >> 24n) & 1n) === 1n;
