@@ -1,7 +1,9 @@
 // @ns/syscalls spawn against util-linux and child_process: 300 children
-// running /bin/true, 8 at a time through spawn in new uts+ipc namespaces,
-// against a bash loop of `unshare -ui /bin/true` and against
-// child_process.spawn('/bin/true') 8 at a time. Interleaved rounds, medians.
+// running /bin/true, 16 at a time through spawn in new uts+ipc namespaces,
+// against child_process.spawn('unshare', ['-ui', '/bin/true']) 16 at a time,
+// a bash loop of `unshare -ui /bin/true`, and child_process.spawn('/bin/true')
+// 16 at a time. Interleaved rounds, medians. As a user other than root the
+// namespaces come with a new user namespace (mapRootUser, unshare -r).
 //
 //   node scripts/bench-spawn.mjs [--rounds 5]
 import { spawn as spawnPlain, spawnSync } from 'node:child_process';
@@ -13,7 +15,12 @@ const { spawn } = await import(pathToFileURL(join(root, 'packages/syscalls/dist/
 const i = process.argv.indexOf('--rounds');
 const ROUNDS = i > 0 ? Number(process.argv[i + 1]) : 5;
 const N = 300;
-const PARALLEL = 8;
+const PARALLEL = 16;
+const root_ = process.geteuid() === 0;
+const nsOptions = root_
+  ? { namespaces: ['uts', 'ipc'] }
+  : { namespaces: ['user', 'uts', 'ipc'], mapRootUser: true };
+const flags = root_ ? '-ui' : '-rui';
 
 /** Runs N children, PARALLEL at a time; milliseconds. */
 async function pool(start) {
@@ -33,14 +40,18 @@ async function pool(start) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
+const ours = `@ns/syscalls spawn, ${nsOptions.namespaces.join('+')}, ${PARALLEL} at a time`;
+const unshareSpawn = `child_process.spawn('unshare', ['${flags}', 'true']), ${PARALLEL} at a time`;
+const plainName = `child_process.spawn('/bin/true'), ${PARALLEL} at a time`;
+const loopName = `bash loop of unshare ${flags} /bin/true`;
 const cases = {
-  '@ns/syscalls spawn, uts+ipc, 8 at a time': () =>
-    pool(() => spawn('/bin/true', [], { namespaces: ['uts', 'ipc'], stdio: 'ignore' })),
-  'child_process.spawn, 8 at a time': () =>
-    pool(() => spawnPlain('/bin/true', [], { stdio: 'ignore' })),
-  'bash loop of unshare -ui /bin/true': async () => {
+  [ours]: () => pool(() => spawn('/bin/true', [], { ...nsOptions, stdio: 'ignore' })),
+  [unshareSpawn]: () =>
+    pool(() => spawnPlain('unshare', [flags, '/bin/true'], { stdio: 'ignore' })),
+  [plainName]: () => pool(() => spawnPlain('/bin/true', [], { stdio: 'ignore' })),
+  [loopName]: async () => {
     const t = process.hrtime.bigint();
-    spawnSync('bash', ['-c', `for ((i = 0; i < ${N}; i++)); do unshare -ui /bin/true; done`]);
+    spawnSync('bash', ['-c', `for ((i = 0; i < ${N}; i++)); do unshare ${flags} /bin/true; done`]);
     return Number(process.hrtime.bigint() - t) / 1e6;
   },
 };
@@ -50,12 +61,14 @@ for (let r = 0; r < ROUNDS; r++)
   for (const [k, run] of Object.entries(cases)) times[k].push(await run());
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-const loop = ms['bash loop of unshare -ui /bin/true'];
-const plain = ms['child_process.spawn, 8 at a time'];
-console.log(`\n${N} children of /bin/true, ${ROUNDS} interleaved rounds, medians`);
-console.log('| how | ms | children/s | rate vs the unshare loop | time vs child_process |');
+const viaUnshare = ms[unshareSpawn];
+const plain = ms[plainName];
+console.log(
+  `\n${N} children of /bin/true as ${root_ ? 'root' : `uid ${process.geteuid()}`}, ${ROUNDS} interleaved rounds, medians`,
+);
+console.log('| how | ms | children/s | rate vs spawn of unshare | rate vs child_process |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [k, v] of Object.entries(ms))
   console.log(
-    `| ${k} | ${v.toFixed(0)} | ${((N * 1000) / v).toFixed(0)} | ${(loop / v).toFixed(2)}x | ${(v / plain).toFixed(2)}x |`,
+    `| ${k} | ${v.toFixed(0)} | ${((N * 1000) / v).toFixed(0)} | ${(viaUnshare / v).toFixed(2)}x | ${(plain / v).toFixed(2)}x |`,
   );
