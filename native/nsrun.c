@@ -856,7 +856,7 @@ int main(int argc, char **argv) {
  *
  * PROGRAM_FD holds [words, strings, words..., strings...] (int32 counts),
  * read from offset 0 and closed. SOCKET_FD is both the status and the sync
- * channel: a tell-parent writes (index, 0), a wait-parent reads one byte, a
+ * channel: the runner first writes (-3, its PID), a tell-parent (index, 0), a wait-parent reads one byte, a
  * failing step writes (index, errno) and the runner exits 127; the exec
  * closes it (end of file: the program runs). Descriptors from KEEP up are
  * the runner's own (namespace files, pidfds): the exec closes them.
@@ -903,6 +903,10 @@ int main(int argc, char **argv) {
     struct nsrun_ctx c = CTX_INIT(words, counts[0], strs, counts[1]);
     c.status_fd = sock;
     c.sync_fd = sock;
+    /* (-3, PID) first: whoever does the parent's work may not know our PID */
+    int32_t hello[2] = {-3, (int32_t)getpid()};
+    if (write(sock, hello, sizeof hello) != sizeof hello)
+      return 127;
     if (prepare(&c) == 0)
       msg[0] = run_steps(&c);
     else

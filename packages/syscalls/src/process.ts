@@ -19,17 +19,18 @@ import type {
   SpawnSyncOptions,
   SpawnSyncReturns,
 } from 'node:child_process';
-import { readSync, writeSync } from 'node:fs';
+import { existsSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PROPAGATION, closeFd, pidfdOpen } from './calls.js';
-import { ExecError, NsError, errnoName, signalNumbers } from './errors.js';
+import { ExecError, NsError, RunError, errnoName, signalNumbers } from './errors.js';
 import { libcGroup, nativeDir } from './native.js';
 import { NAMESPACES, type NamespaceType } from './namespaces.js';
 import type { IdRange } from './run/idmap.js';
 import { resolveEnter, type EnterRequest } from './run/enter.js';
 import { bindAll, unbindAll, writeMaps } from './run/carry.js';
 import { plan, type CreateRequest, type Plan, type RunRequest } from './run/plan.js';
-import { stepFailure } from './spawn.js';
+import { execPaths, stepFailure } from './spawn.js';
 import { encode, type Step } from './steps.js';
 
 /** The namespace half of spawn()'s options, in ts-unshare's and ts-nsenter's vocabulary. */
@@ -150,32 +151,31 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     args = [];
   } else throw typeError('args', 'an instance of Array', args);
   if (options === undefined) options = {};
-  else if (options === null || typeof options !== 'object')
+  else if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw typeError('options', 'of type object', options);
-  const list = args as unknown[];
-  list.forEach((a, i) => {
-    if (typeof a !== 'string') throw typeError(`args[${i}]`, 'of type string', a);
-    if (a.includes('\0')) throw valueError(`args[${i}]`, a, 'must be a string without null bytes');
+  // as child_process: any argument as its string, a NUL byte refused
+  const list = (args as unknown[]).map((a, i) => {
+    if (typeof a === 'string' && a.includes('\0'))
+      throw valueError(`args[${i}]`, a, 'must be a string without null bytes');
+    return typeof a === 'string' ? a : `${a}`;
   });
   if (file.includes('\0')) throw valueError('file', file, 'must be a string without null bytes');
-  return { file, args: list as string[], options: options as Normalized['options'] };
+  return { file, args: list, options: options as Normalized['options'] };
 }
 
 function checkOptions(o: Normalized['options']): void {
   for (const id of ['uid', 'gid'] as const) {
     const v = o[id];
-    if (v === undefined) continue;
-    if (typeof v !== 'number') throw typeError(`options.${id}`, 'of type number', v);
-    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
-      throw nodeError(
-        RangeError,
-        'ERR_OUT_OF_RANGE',
-        `The value of "options.${id}" is out of range. It must be an integer. Received ${v}`,
-      );
+    if (v == null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff))
+      continue;
+    // The running Node's own words for a bad id (they differ between versions):
+    // its check comes before anything starts.
+    childProcess().spawnSync(process.execPath, ['-e', '0'], { [id]: v, stdio: 'ignore' });
+    throw typeError(`options.${id}`, 'of type int32', v);
   }
-  if (o.argv0 !== undefined && typeof o.argv0 !== 'string')
+  if (o.argv0 != null && typeof o.argv0 !== 'string')
     throw typeError('options.argv0', 'of type string', o.argv0);
-  if (o.shell !== undefined && typeof o.shell !== 'boolean' && typeof o.shell !== 'string')
+  if (o.shell != null && typeof o.shell !== 'boolean' && typeof o.shell !== 'string')
     throw typeError('options.shell', 'of type string or boolean', o.shell);
   if (o.env != null && typeof o.env !== 'object')
     throw typeError('options.env', 'of type object', o.env);
@@ -330,8 +330,8 @@ function request(n: Normalized, sync: boolean): { req: RunRequest; opened: numbe
   const req: RunRequest = {
     enter,
     create,
-    setuid: o.uid,
-    setgid: o.gid,
+    setuid: o.uid ?? undefined,
+    setgid: o.gid ?? undefined,
     program: file,
     argv: [o.argv0 ?? (o.shell ? file : n.file), ...args],
     env,
@@ -392,6 +392,9 @@ interface Launch {
   keep: number;
   /** the working directory is a step (inside a new root or an entered mount namespace) */
   cwdInPlan: boolean;
+  /** the program as exec gets it: child_process' spawnfile and spawnargs */
+  spawnfile: string;
+  spawnargs: string[];
 }
 
 /** Plans the run and lays out what the runner gets. Throws before anything starts. */
@@ -450,6 +453,8 @@ function prepare(n: Normalized, sync: boolean): Launch {
       theirs,
       keep,
       cwdInPlan: n.options.root !== undefined || (req.enter?.entries.has('mnt') ?? false),
+      spawnfile: String(req.program),
+      spawnargs: req.argv.map(String),
     };
   } catch (e) {
     for (const fd of theirs) closeFd(fd);
@@ -469,6 +474,8 @@ function runnerOptions(n: Normalized, l: Launch): SpawnOptions & SpawnSyncOption
 }
 
 const RECORD = 8;
+/** The runner's first record: (HELLO, its PID). */
+const HELLO = -3;
 
 /**
  * Reads the runner's reports until its exec closes the socket: does the
@@ -488,6 +495,7 @@ function follow(l: Launch, pid: number): Error | undefined {
       if (got < RECORD) return undefined; // end of file: the program runs
       const step = buf.readInt32LE(0);
       const errno = buf.readInt32LE(4);
+      if (step === HELLO) continue; // the runner's PID: child_process told us
       if (errno !== 0) {
         unbindAll(bound);
         return stepFailure(l.program, step, errno);
@@ -523,6 +531,31 @@ function spawnError(syscall: string, n: Normalized, e: Error): Error {
 }
 
 const childProcess = () => process.getBuiltinModule('node:child_process');
+
+/**
+ * Options for child_process itself when the program is missing and the plan
+ * would not change what the program's name resolves to (no new root, no new
+ * or entered mount namespace): Node then reports it exactly as it does,
+ * before any timeout starts. Undefined when the runner is needed.
+ */
+function plainWhenMissing(n: Normalized): SpawnOptions | undefined {
+  const o = n.options;
+  if (o.shell || o.root !== undefined || o.join || o.namespaces?.includes('mnt') || o.mountProc)
+    return undefined;
+  const path = (o.env ?? process.env).PATH;
+  const missing = execPaths(n.file, path).every((f) => {
+    try {
+      statSync(f);
+      return false;
+    } catch (e) {
+      return ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+    }
+  });
+  if (!missing) return undefined;
+  const plain: Record<string, unknown> = { ...o };
+  for (const k of NAMESPACE_KEYS) delete plain[k];
+  return plain;
+}
 const runner = () => join(nativeDir(), 'ns-run');
 
 /**
@@ -542,6 +575,8 @@ export function spawn(
 export function spawn(file: string, args?: unknown, options?: unknown): ChildProcess {
   const n = normalize(file, args, options);
   checkOptions(n.options);
+  const plain = plainWhenMissing(n);
+  if (plain) return childProcess().spawn(n.file, n.args, plain);
   const l = prepare(n, false);
   let cp: ChildProcess;
   try {
@@ -553,7 +588,7 @@ export function spawn(file: string, args?: unknown, options?: unknown): ChildPro
     for (const fd of l.theirs) closeFd(fd);
   }
   cp.stdio.splice(l.keep);
-  Object.assign(cp, { spawnfile: n.file, spawnargs: [n.options.argv0 ?? n.file, ...n.args] });
+  Object.assign(cp, { spawnfile: l.spawnfile, spawnargs: l.spawnargs });
   const failure = cp.pid === undefined ? undefined : follow(l, cp.pid);
   closeFd(l.sock);
   if (!failure) return cp;
@@ -593,40 +628,49 @@ export function spawnSync(
 ): SpawnSyncReturns<Buffer | string> {
   const n = normalize(file, args, options);
   checkOptions(n.options);
+  const plain = plainWhenMissing(n);
+  if (plain) return childProcess().spawnSync(n.file, n.args, plain);
   const l = prepare(n, true);
   const p = l.plan.parent;
-  if (p.uidMap || p.gidMap || p.setgroups || p.binds.length > 0) {
-    closeFd(l.sock);
-    for (const fd of l.theirs) closeFd(fd);
-    throw valueError(
-      'options',
-      'uidMap/gidMap/keepAlive',
-      'needs a parent at work while the program starts: use spawn()',
-    );
-  }
+  const helper =
+    p.uidMap || p.gidMap || p.setgroups || p.binds.length > 0 ? parentHelper(l) : undefined;
   let result: SpawnSyncReturns<Buffer | string>;
   try {
     result = childProcess().spawnSync(runner(), l.runnerArgs, runnerOptions(n, l));
   } finally {
     for (const fd of l.theirs) closeFd(fd);
   }
+  if (Array.isArray(result.output)) result.output = result.output.slice(0, l.keep);
+  if (helper) {
+    const failure = helper.outcome();
+    closeFd(l.sock);
+    if (result.error || !failure) return result;
+    return failedSync(n, failure);
+  }
   // a failure record, if the runner left one (it is gone: nothing blocks)
   const buf = Buffer.alloc(RECORD);
-  let got = 0;
-  try {
-    got = readSync(l.sock, buf, 0, RECORD, null);
-  } catch {
-    got = 0;
+  let failure: Error | undefined;
+  for (;;) {
+    let got = 0;
+    try {
+      got = readSync(l.sock, buf, 0, RECORD, null);
+    } catch {
+      got = 0;
+    }
+    if (got < RECORD) break;
+    if (buf.readInt32LE(0) === HELLO) continue;
+    failure = stepFailure(l.program, buf.readInt32LE(0), buf.readInt32LE(4));
+    break;
   }
   closeFd(l.sock);
-  if (result.error || got < RECORD) return result;
-  const err = spawnError(
-    'spawnSync',
-    n,
-    stepFailure(l.program, buf.readInt32LE(0), buf.readInt32LE(4)),
-  );
+  if (result.error || !failure) return result;
+  return failedSync(n, failure);
+}
+
+/** spawnSync's result for a program that could not start, as child_process gives it. */
+function failedSync(n: Normalized, failure: Error): SpawnSyncReturns<Buffer | string> {
   return {
-    error: err,
+    error: spawnError('spawnSync', n, failure),
     status: null,
     signal: null,
     output: null,
@@ -634,4 +678,47 @@ export function spawnSync(
     stdout: null,
     stderr: null,
   } as unknown as SpawnSyncReturns<Buffer | string>;
+}
+
+/**
+ * A worker that does the parent's work while child_process.spawnSync blocks
+ * this thread; outcome() waits for it (it is done once the program execs or
+ * the runner fails) and gives the failure, if any.
+ */
+function parentHelper(l: Launch): { outcome: () => Error | undefined } {
+  const { Worker, MessageChannel, receiveMessageOnPort } =
+    process.getBuiltinModule('node:worker_threads');
+  const state = new Int32Array(new SharedArrayBuffer(12));
+  const { port1, port2 } = new MessageChannel();
+  // beside this module once built (from the sources: the build's, beside the native parts)
+  const built = new URL('./parent-worker.js', import.meta.url);
+  const file = existsSync(built) ? fileURLToPath(built) : join(nativeDir(), 'parent-worker.js');
+  const worker = new Worker(file, {
+    workerData: {
+      sock: l.sock,
+      parent: l.plan.parent,
+      privileged: process.geteuid!() === 0,
+      state,
+      port: port2,
+    },
+    transferList: [port2],
+  });
+  worker.unref();
+  return {
+    outcome() {
+      // The runner is gone: the worker has read its last record or is about to.
+      Atomics.wait(state, 0, 0, 10_000);
+      void worker.terminate();
+      const [, step, errno] = state;
+      const message = receiveMessageOnPort(port1)?.message as
+        { message: string; errno?: number; status?: number; nsWhat?: string } | undefined;
+      port1.close();
+      if (message) {
+        if (typeof message.errno === 'number' && message.nsWhat)
+          return new NsError(message.nsWhat, Math.abs(message.errno));
+        return new RunError(message.message, message.status ?? 1);
+      }
+      return errno ? stepFailure(l.program, step, errno) : undefined;
+    },
+  };
 }

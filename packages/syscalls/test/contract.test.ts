@@ -5,11 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as cp from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { namespaceInode, spawn, spawnSync } from '@ns/syscalls';
+import { namespaceInode, spawn, spawnSync, umount } from '@ns/syscalls';
 
 const ns = { namespaces: ['uts'] } as const;
 /** The library as another program requires it. */
@@ -194,6 +195,9 @@ test('a program that cannot start: streams exist, then error and close, no spawn
   assert.deepEqual(b.order, a.order);
   assert.deepEqual(b.order, ['error ENOENT', 'close -2 null']);
   assert.equal(ours.pid, undefined);
+  // found missing by the runner, inside a new mount namespace: the same
+  const inside = await events(spawn('/nonexistent-program', [], { namespaces: ['mnt'] }));
+  assert.deepEqual(inside.order, a.order);
   // a refused namespace the same way
   const refused = await events(spawn('true', [], { join: { mnt: '/etc/hostname' } }));
   assert.deepEqual(refused.order, ['error EINVAL', 'close -22 null']);
@@ -257,4 +261,19 @@ test('from a worker thread: exit and close come, the program is a child of this 
   await worker.terminate();
   assert.deepEqual([got.code, got.exited], [0, true]);
   assert.equal(Number(got.out), process.pid);
+});
+
+test('spawnSync with work from outside: a bind beside a new mount namespace', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ns-keep-'));
+  const file = join(dir, 'uts');
+  writeFileSync(file, '');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync('readlink', ['/proc/self/ns/uts'], {
+    namespaces: ['mnt', 'uts'],
+    keepAlive: { uts: file },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, String(r.stderr ?? r.error));
+  assert.equal(r.stdout, `uts:[${statSync(file).ino}]\n`, 'bound in our mount namespace');
+  umount(file);
 });
