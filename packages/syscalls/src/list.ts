@@ -3,7 +3,15 @@
  * names and types of `ts-nsls -J` (and lsns -J). It runs the scan engine
  * ts-nsls itself is built on (scan/collect.ts, procscan.ts).
  */
-import { commandOf, scan, TYPES, uidOf, type NsType } from './scan/collect.js';
+import {
+  closeScan,
+  commandOf,
+  scan,
+  TYPES,
+  uidOf,
+  type Namespace,
+  type NsType,
+} from './scan/collect.js';
 import type { NamespaceType } from './namespaces.js';
 import { userById } from './users.js';
 
@@ -47,10 +55,19 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
     netnsid: false,
     details: { ppid: false, uid: true, command: true },
   });
+  try {
+    return records(s.namespaces, options.pid);
+  } finally {
+    closeScan(s); // the socket-held namespaces: nothing of ours holds them after
+  }
+}
+
+/** The namespaces of a scan as records (those of process pid only, given pid). */
+function records(namespaces: Namespace[], pid: number | undefined): NamespaceRecord[] {
   const records: NamespaceRecord[] = [];
-  for (const ns of s.namespaces) {
+  for (const ns of namespaces) {
     if (ns.ghost) continue;
-    if (options.pid !== undefined && !ns.procs.some((p) => p.pid === options.pid)) continue;
+    if (pid !== undefined && !ns.procs.some((p) => p.pid === pid)) continue;
     // without a process, the owner lsns shows (NS_GET_OWNER_UID for a user namespace, else root)
     const uid = ns.proc ? uidOf(ns.proc) : ns.uidFallback;
     records.push({

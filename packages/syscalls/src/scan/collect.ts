@@ -120,6 +120,17 @@ export interface Scan {
   namespaces: Namespace[];
   byId: Map<number, Namespace>;
   mounts: NsfsMount[];
+  /**
+   * Descriptors the scan keeps open: the namespaces held only by a socket
+   * have no path of their own, their openPath is /proc/self/fd/N of one of
+   * these. Each holds its namespace alive; closeScan() closes them.
+   */
+  opened: number[];
+}
+
+/** Closes the descriptors a scan kept open (Scan.opened): the scan holds no namespace after. */
+export function closeScan(s: Scan): void {
+  for (const fd of s.opened.splice(0)) closeSync(fd);
 }
 
 export interface NsfsMount {
@@ -173,6 +184,17 @@ function listTasks(threads: boolean): Int32Array {
 }
 
 export async function scan(opt: ScanOptions): Promise<Scan> {
+  const opened: number[] = [];
+  try {
+    return await scanKeeping(opt, opened);
+  } catch (e) {
+    for (const fd of opened) closeSync(fd);
+    throw e;
+  }
+}
+
+/** The scan; the descriptors it keeps open go to opened as it opens them. */
+async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
   const tasks = listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
@@ -228,7 +250,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
     processless.push(ns);
   };
   if (opt.processless) {
-    await addHeld(holders, opt, byId, addProcessless);
+    await addHeld(holders, opt, byId, addProcessless, opened);
     for (const m of mounts) {
       const match = LINK.exec(m.root);
       if (match) addProcessless(match[1], Number(match[2]), m.target);
@@ -257,7 +279,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       ids?.close();
     }
   }
-  return { procs, inodes: found.ns, namespaces, byId, mounts };
+  return { procs, inodes: found.ns, namespaces, byId, mounts, opened };
 }
 
 /**
@@ -272,6 +294,7 @@ async function addHeld(
   opt: ScanOptions,
   byId: Map<number, Namespace>,
   add: (type: string, id: number, openPath: string) => void,
+  opened: number[],
 ): Promise<void> {
   if (holders.length === 0) return;
   const seenSockets = new Set<number>();
@@ -280,28 +303,32 @@ async function addHeld(
   const wantNet = opt.types.has('net') && !procIsForeign();
   for (const [p, fds] of holders) {
     let holder: import('../nsquery.js').ProcessFds | undefined;
-    for (const h of fds) {
-      const path = `/proc/${p.pid}/fd/${h.fd}`;
-      if (h.kind === 'ns') {
-        if (!byId.has(h.inode)) add(h.type, h.inode, path);
-      } else if (h.kind === 'nsfs') {
-        if (byId.has(h.inode)) continue;
-        const type = (await syscalls()).nsTypeOf(path);
-        if (type) add(type, h.inode, path);
-      } else if (wantNet) {
-        if (seenSockets.has(h.inode)) continue;
-        seenSockets.add(h.inode);
-        const s = await syscalls();
-        holder ??= new s.ProcessFds(p.pid);
-        const nsFd = holder.socketNetnsFd(h.fd);
-        if (nsFd < 0) continue;
-        const id = fstatSync(nsFd).ino;
-        // a socket's namespace has no path: its descriptor stays open for the rest of this short run
-        if (!byId.has(id)) add('net', id, `/proc/self/fd/${nsFd}`);
-        else closeSync(nsFd);
+    try {
+      for (const h of fds) {
+        const path = `/proc/${p.pid}/fd/${h.fd}`;
+        if (h.kind === 'ns') {
+          if (!byId.has(h.inode)) add(h.type, h.inode, path);
+        } else if (h.kind === 'nsfs') {
+          if (byId.has(h.inode)) continue;
+          const type = (await syscalls()).nsTypeOf(path);
+          if (type) add(type, h.inode, path);
+        } else if (wantNet) {
+          if (seenSockets.has(h.inode)) continue;
+          seenSockets.add(h.inode);
+          const s = await syscalls();
+          holder ??= new s.ProcessFds(p.pid);
+          const nsFd = holder.socketNetnsFd(h.fd);
+          if (nsFd < 0) continue;
+          // a socket's namespace has no path: its descriptor stays open until closeScan()
+          opened.push(nsFd);
+          const id = fstatSync(nsFd).ino;
+          if (!byId.has(id)) add('net', id, `/proc/self/fd/${nsFd}`);
+          else closeSync(opened.pop()!);
+        }
       }
+    } finally {
+      holder?.close();
     }
-    holder?.close();
   }
 }
 
