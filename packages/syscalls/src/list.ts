@@ -7,10 +7,13 @@ import {
   closeScan,
   commandOf,
   scan,
+  scanSync,
   TYPES,
   uidOf,
   type Namespace,
   type NsType,
+  type Scan,
+  type ScanOptions,
 } from './scan/collect.js';
 import type { NamespaceType } from './namespaces.js';
 import { userById } from './users.js';
@@ -46,24 +49,43 @@ export interface ListOptions {
  * or whose links may not be read, is left out, as lsns leaves it out.
  */
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceRecord[]> {
-  const types = new Set<NsType>(options.types ?? TYPES);
-  const s = await scan({
-    types,
+  return records(await scan(scanOptions(options)), options.pid);
+}
+
+/**
+ * listNamespaces(), for scripts: the same list, the calling thread waiting
+ * for the whole scan.
+ */
+export function listNamespacesSync(options: ListOptions = {}): NamespaceRecord[] {
+  return records(scanSync(scanOptions(options)), options.pid);
+}
+
+/** What the scan reads for a listing. */
+function scanOptions(options: ListOptions): ScanOptions {
+  return {
+    types: new Set<NsType>(options.types ?? TYPES),
     threads: false,
     processless: options.pid === undefined,
     relations: false,
     netnsid: false,
     details: { ppid: false, uid: true, command: true },
-  });
+  };
+}
+
+/**
+ * The namespaces of a scan as records (those of process pid only, given
+ * pid); then the scan's descriptors are closed, the socket-held namespaces
+ * among them: nothing of ours holds a namespace after.
+ */
+function records(s: Scan, pid: number | undefined): NamespaceRecord[] {
   try {
-    return records(s.namespaces, options.pid);
+    return recordsOf(s.namespaces, pid);
   } finally {
-    closeScan(s); // the socket-held namespaces: nothing of ours holds them after
+    closeScan(s);
   }
 }
 
-/** The namespaces of a scan as records (those of process pid only, given pid). */
-function records(namespaces: Namespace[], pid: number | undefined): NamespaceRecord[] {
+function recordsOf(namespaces: Namespace[], pid: number | undefined): NamespaceRecord[] {
   const records: NamespaceRecord[] = [];
   for (const ns of namespaces) {
     if (ns.ghost) continue;

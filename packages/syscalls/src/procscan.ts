@@ -7,8 +7,9 @@
  * C once per batch instead of a dozen times per process, and building no
  * JavaScript string or object per link, is what made this the fastest way
  * (the system calls themselves are lsns' too). Only COMMAND comes back as
- * text. Works in worker threads too: each thread loads its own bindings,
- * and the C side keeps nothing from one call to the next.
+ * text. Works in worker threads too: each thread loads its own bindings.
+ * Nothing is kept from one call to the next, on either side: each call has
+ * buffers of its own, so calls may run at once.
  */
 import { callerEnv } from './caller.js';
 import { NsError } from './errors.js';
@@ -40,15 +41,12 @@ function cNames(types: readonly string[]): Buffer {
   return b;
 }
 
-/** Room for the process list, grown as a machine needs. */
-let listRoom = 4096;
-
 /**
  * The processes under /proc in ascending PID order, as (pid, pid) pairs for
  * readTasks(): read in C, no string per entry.
  */
 export function listProcesses(): Int32Array {
-  for (;;) {
+  for (let listRoom = 4096; ;) {
     const tasks = new Int32Array(2 * listRoom);
     const n = lib().list(tasks, listRoom);
     if (n < 0) throw new NsError('cannot open /proc', -n, 'opendir', '/proc');
@@ -88,8 +86,12 @@ export interface TaskInfo {
   held?: Map<number, readonly HeldFd[]>;
 }
 
-/** COMMAND texts of one call land here (each thread's share of it). */
-let commandBuffer: Buffer | undefined;
+/**
+ * Room for the COMMAND texts of a call of n tasks in `lanes` threads, each
+ * with its share (a text is at most 8 KiB, a share holds two at least): up
+ * to 1 MiB, those that do not fit are read after.
+ */
+const commandRoom = (n: number, lanes: number) => Math.min(1 << 20, (n + 2 * lanes) * 8192);
 
 /**
  * Threads for a scan of n tasks: four, or one per 128 tasks (a thread costs
@@ -115,6 +117,8 @@ export function readTasks(
   types: readonly string[],
   mask: number,
   want: DetailsWanted = {},
+  /** the COMMAND buffer of the call that reads again what did not fit in it */
+  commandBuffer?: Buffer,
 ): TaskInfo {
   const n = tasks.length >> 1;
   const T = types.length;
@@ -123,11 +127,13 @@ export function readTasks(
   const uid = want.uid ? (out.uid = new Float64Array(n)) : null;
   const offsets = want.command ? new Int32Array(n) : null;
   const lengths = want.command ? new Int32Array(n) : null;
-  const cmd = want.command ? (commandBuffer ??= Buffer.allocUnsafe(1 << 20)) : null;
+  const lanes = lanesFor(n);
+  const cmd = want.command ? (commandBuffer ?? Buffer.allocUnsafe(commandRoom(n, lanes))) : null;
   const got = want.firstOfNamespace ? (out.got = new Uint8Array(n)) : null;
   const names = cNames(types);
   const count = [0];
   const held = want.fds ? new Uint8Array(n) : null;
+  const records = want.fds ? new Float64Array(REC * FD_ROOM) : null;
   const r = lib().scan(
     tasks,
     n,
@@ -144,22 +150,21 @@ export function readTasks(
     lengths,
     got,
     records,
-    records.length / REC,
+    records ? records.length / REC : 0,
     count,
     held,
-    lanesFor(n),
+    lanes,
   );
   if (r < 0) throw new NsError('reading /proc failed', -r);
   if (want.fds) {
-    out.held = heldFromRecords(records, count[0], 0, types);
+    out.held = heldFromRecords(records!, count[0], 0, types);
     if (r === 1) {
-      // the processes whose records did not fit, again with more room (kept for the next scan)
-      records = new Float64Array(records.length * 2);
+      // the processes whose records did not fit, again with more room
       const again: number[] = [];
       for (let k = 0; k < n; k++) if (!held![k]) again.push(k);
       const sub = new Int32Array(2 * again.length);
       again.forEach((k, i) => sub.set(tasks.subarray(2 * k, 2 * k + 2), 2 * i));
-      for (const [i, fds] of readHeldFds(sub, types)) out.held.set(again[i], fds);
+      for (const [i, fds] of readHeldFds(sub, types, 2 * FD_ROOM)) out.held.set(again[i], fds);
     }
   }
   if (want.command) {
@@ -172,16 +177,20 @@ export function readTasks(
         command[k] = cmd!.toString('utf8', offsets![k], offsets![k] + lengths![k]);
     // -2: not read, its thread's share of the buffer was full; read now (the buffer is free again)
     for (const k of unread)
-      command[k] = readTasks(tasks.subarray(2 * k, 2 * k + 2), types, 0, {
-        command: true,
-      }).command![0];
+      command[k] = readTasks(
+        tasks.subarray(2 * k, 2 * k + 2),
+        types,
+        0,
+        { command: true },
+        cmd!,
+      ).command![0];
   }
   return out;
 }
 
-/** Descriptor records of one call: task index, descriptor, kind, inode. */
+/** Descriptor records of one call: task index, descriptor, kind, inode; room for FD_ROOM at first. */
 const REC = 4;
-let records = new Float64Array(REC * 4096);
+const FD_ROOM = 4096;
 
 /**
  * The descriptors that hold a namespace or a socket, of each process among
@@ -192,12 +201,15 @@ let records = new Float64Array(REC * 4096);
  * processes inherit their descriptors, so the call keeps the last process
  * whose descriptors held nothing as a template, and compares the others
  * with it by kcmp(KCMP_FILE) (native/procscan.c); the next call starts
- * afresh.
+ * afresh. room: how many records fit at first (doubled while one process
+ * holds more).
  */
 export function readHeldFds(
   tasks: Int32Array,
   types: readonly string[],
+  room = FD_ROOM,
 ): [number, readonly HeldFd[]][] {
+  let records = new Float64Array(REC * room);
   const n = tasks.length >> 1;
   const names = cNames(types);
   const out: [number, readonly HeldFd[]][] = [];

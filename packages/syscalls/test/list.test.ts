@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { once } from 'node:events';
-import { listNamespaces } from '@ns/syscalls';
+import { listNamespaces, listNamespacesSync, type NamespaceRecord } from '../src/list.js';
 
 const hasPython = spawnSync('python3', ['-c', '0']).status === 0;
 
@@ -70,6 +70,8 @@ test(
     });
     assert.deepEqual(ours(), [], 'no descriptor of ours holds the namespace');
     assert.deepEqual(openFds(), before, 'every descriptor the call opened is closed');
+    assert.equal(listNamespacesSync().find((n) => n.ns === inode)?.nprocs, 0);
+    assert.deepEqual(openFds(), before, 'nor by the synchronous call');
 
     // with its holder gone, the namespace is gone: nothing on the machine (us included) holds it
     await kill(child);
@@ -81,3 +83,77 @@ test(
     assert.deepEqual(ours(), []);
   },
 );
+
+/** Processes each in a UTS namespace of its own, with a command line of its own: `sleep 3600.K`. */
+async function utsHolders(n: number) {
+  const holders = Array.from({ length: n }, (_, k) => {
+    const child = spawn('unshare', ['-u', 'sleep', `3600.${k}`], { stdio: 'ignore' });
+    return { child, command: `sleep 3600.${k}` };
+  });
+  const ready = async ({ child, command }: (typeof holders)[number]) => {
+    // unshare runs sleep in its own place, as the same process
+    for (let i = 0; i < 500; i++) {
+      try {
+        if (
+          readFileSync(`/proc/${child.pid}/cmdline`, 'utf8') ===
+          command.replace(' ', '\0') + '\0'
+        )
+          return;
+      } catch {
+        // not there yet
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${command} did not start`);
+  };
+  await Promise.all(holders.map(ready));
+  return holders.map(({ child, command }): { child: ChildProcess; record: NamespaceRecord } => ({
+    child,
+    record: {
+      ns: Number(/\d+/.exec(readlinkSync(`/proc/${child.pid}/ns/uts`))![0]),
+      type: 'uts',
+      nprocs: 1,
+      pid: child.pid!,
+      uid: 0,
+      user: 'root',
+      command,
+      pids: [child.pid!],
+    },
+  }));
+}
+
+test('calls at once, and the synchronous one, each list what they were asked, as if alone', async (t) => {
+  const holders = await utsHolders(3);
+  t.after(() => Promise.all(holders.map(({ child }) => kill(child))));
+  const expected = holders.map((h) => h.record);
+  const ours = (list: NamespaceRecord[]) => expected.map((e) => list.find((r) => r.ns === e.ns));
+  const utsOfHost = readlinkSync('/proc/self/ns/uts');
+
+  const calls = () => [
+    listNamespaces(),
+    listNamespaces({ types: ['uts'] }),
+    listNamespaces({ pid: holders[1].child.pid }),
+    listNamespaces({ types: ['net', 'mnt'] }),
+  ];
+  for (const [all, uts, one, netMnt] of [await Promise.all(calls()), await Promise.all(calls())]) {
+    assert.deepEqual(ours(all), expected);
+    assert.deepEqual(ours(uts), expected);
+    assert.ok(uts.every((r) => r.type === 'uts'));
+    // the holder's own uts namespace, and the host's other seven it shares
+    assert.deepEqual(
+      one.find((r) => r.type === 'uts'),
+      expected[1],
+    );
+    assert.equal(one.length, 8);
+    assert.ok(one.every((r) => r.pids.includes(holders[1].child.pid!)));
+    assert.ok(netMnt.every((r) => r.type === 'net' || r.type === 'mnt'));
+    assert.ok(netMnt.some((r) => r.pids.includes(holders[0].child.pid!)));
+  }
+  const sync = listNamespacesSync({ types: ['uts'] });
+  assert.deepEqual(ours(sync), expected);
+  assert.ok(sync.some((r) => `uts:[${r.ns}]` === utsOfHost));
+  assert.deepEqual(
+    listNamespacesSync({ pid: holders[2].child.pid }).find((r) => r.type === 'uts'),
+    expected[2],
+  );
+});

@@ -14,6 +14,7 @@
 import { closeSync, fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
 import { listProcesses, readTasks, type HeldFd, type TaskInfo } from '../procscan.js';
+import * as nsquery from '../nsquery.js';
 
 export { TYPES, type NsType };
 
@@ -29,6 +30,8 @@ export interface Proc {
   uidCache?: number;
   /** COMMAND, once read (null: unreadable) */
   commandCache?: string | null;
+  /** the details its scan was asked for, read together when one of them is read late */
+  wanted: InfoWanted;
 }
 
 /*
@@ -37,7 +40,7 @@ export interface Proc {
  * later go to a separate store (tens of bytes per object, per row of a large
  * listing).
  */
-function newProc(pid: number, tgid: number, index: number): Proc {
+function newProc(pid: number, tgid: number, index: number, wanted: InfoWanted): Proc {
   return {
     pid,
     tgid,
@@ -46,6 +49,7 @@ function newProc(pid: number, tgid: number, index: number): Proc {
     ppidCache: undefined,
     uidCache: undefined,
     commandCache: undefined,
+    wanted,
   };
 }
 
@@ -139,12 +143,8 @@ export interface NsfsMount {
   target: string;
 }
 
-type Syscalls = typeof import('../nsquery.js');
-let sys: Syscalls | undefined;
-/** @ns/syscalls' ioctl and netlink parts, only when an ioctl or netlink is needed. */
-async function syscalls(): Promise<Syscalls> {
-  return (sys ??= await import('../nsquery.js'));
-}
+/** @ns/syscalls' ioctl and netlink parts (koffi is loaded only when one is called). */
+type Syscalls = typeof nsquery;
 
 const LINK = /^([a-z]+):\[(\d+)\]$/;
 
@@ -183,10 +183,19 @@ function listTasks(threads: boolean): Int32Array {
   return Int32Array.from(pairs.flat());
 }
 
+/**
+ * The scan, as scanSync() does it; async for the callers that await it.
+ * Each scan is a world of its own: nothing of one is kept for the next.
+ */
 export async function scan(opt: ScanOptions): Promise<Scan> {
+  return scanSync(opt);
+}
+
+/** The namespaces and processes of the machine, read now (the calling thread waits for the /proc scan). */
+export function scanSync(opt: ScanOptions): Scan {
   const opened: number[] = [];
   try {
-    return await scanKeeping(opt, opened);
+    return scanKeeping(opt, opened);
   } catch (e) {
     for (const fd of opened) closeSync(fd);
     throw e;
@@ -194,11 +203,10 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
 }
 
 /** The scan; the descriptors it keeps open go to opened as it opens them. */
-async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
+function scanKeeping(opt: ScanOptions, opened: number[]): Scan {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
   const tasks = listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
-  detailsWanted = opt.details;
   // the details, too, of the tasks that may be shown: on a machine whose
   // processes each have namespaces of their own that is nearly all of them,
   // read with their links; the few others after, in readShownDetails()
@@ -214,7 +222,7 @@ async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
   const holders: [Proc, readonly HeldFd[]][] = [];
   for (let i = 0; i < tasks.length / 2; i++) {
     if (!found.alive[i]) continue;
-    const p = newProc(tasks[2 * i], tasks[2 * i + 1], i);
+    const p = newProc(tasks[2 * i], tasks[2 * i + 1], i, opt.details);
     if (found.got![i]) keepDetails(p, found, i);
     list.push(p);
     procs.set(p.pid, p);
@@ -250,7 +258,7 @@ async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
     processless.push(ns);
   };
   if (opt.processless) {
-    await addHeld(holders, opt, byId, addProcessless, opened);
+    addHeld(holders, opt, byId, addProcessless, opened);
     for (const m of mounts) {
       const match = LINK.exec(m.root);
       if (match) addProcessless(match[1], Number(match[2]), m.target);
@@ -258,9 +266,9 @@ async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
   }
 
   const namespaces = [...byId.values()].sort((a, b) => a.id - b.id);
-  readShownDetails(namespaces);
+  readShownDetails(namespaces, opt.details);
   if (opt.relations || opt.netnsid || processless.some((n) => n.type === 'user')) {
-    const s = await syscalls();
+    const s = nsquery;
     const ids = opt.netnsid ? new s.NetnsIds() : undefined;
     try {
       for (const ns of namespaces) {
@@ -289,20 +297,20 @@ async function scanKeeping(opt: ScanOptions, opened: number[]): Promise<Scan> {
  * network namespace needs pidfd_getfd and SIOCGSKNS. Each socket is asked
  * about once. In PID order, as lsns finds them.
  */
-async function addHeld(
+function addHeld(
   holders: [Proc, readonly HeldFd[]][],
   opt: ScanOptions,
   byId: Map<number, Namespace>,
   add: (type: string, id: number, openPath: string) => void,
   opened: number[],
-): Promise<void> {
+): void {
   if (holders.length === 0) return;
   const seenSockets = new Set<number>();
   // pidfd_open takes a PID of our own namespace: with a /proc of another one the
   // PID names another process or none (lsns' pidfd_open then finds none, or that one)
   const wantNet = opt.types.has('net') && !procIsForeign();
   for (const [p, fds] of holders) {
-    let holder: import('../nsquery.js').ProcessFds | undefined;
+    let holder: nsquery.ProcessFds | undefined;
     try {
       for (const h of fds) {
         const path = `/proc/${p.pid}/fd/${h.fd}`;
@@ -310,13 +318,12 @@ async function addHeld(
           if (!byId.has(h.inode)) add(h.type, h.inode, path);
         } else if (h.kind === 'nsfs') {
           if (byId.has(h.inode)) continue;
-          const type = (await syscalls()).nsTypeOf(path);
+          const type = nsquery.nsTypeOf(path);
           if (type) add(type, h.inode, path);
         } else if (wantNet) {
           if (seenSockets.has(h.inode)) continue;
           seenSockets.add(h.inode);
-          const s = await syscalls();
-          holder ??= new s.ProcessFds(p.pid);
+          holder ??= new nsquery.ProcessFds(p.pid);
           const nsFd = holder.socketNetnsFd(h.fd);
           if (nsFd < 0) continue;
           // a socket's namespace has no path: its descriptor stays open until closeScan()
@@ -337,8 +344,6 @@ function procIsForeign(): boolean {
   return readlinkSync('/proc/self') !== String(process.pid);
 }
 
-let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
-
 /** Keeps the details readTasks() read of task k as p's. */
 function keepDetails(p: Proc, r: TaskInfo, k: number): void {
   if (r.ppid) p.ppidCache = r.ppid[k];
@@ -353,9 +358,9 @@ function keepDetails(p: Proc, r: TaskInfo, k: number): void {
  */
 function readDetails(p: Proc, want: keyof InfoWanted): void {
   const r = readTasks(new Int32Array([p.pid, p.tgid]), TYPES, 0, {
-    ppid: p.ppidCache === undefined && (want === 'ppid' || detailsWanted.ppid),
-    uid: p.uidCache === undefined && (want === 'uid' || detailsWanted.uid),
-    command: p.commandCache === undefined && (want === 'command' || detailsWanted.command),
+    ppid: p.ppidCache === undefined && (want === 'ppid' || p.wanted.ppid),
+    uid: p.uidCache === undefined && (want === 'uid' || p.wanted.uid),
+    command: p.commandCache === undefined && (want === 'command' || p.wanted.command),
   });
   keepDetails(p, r, 0);
 }
@@ -365,9 +370,8 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
  * namespace's lowest PID) that the scan did not read with their links, in
  * one batch before the rows ask for them.
  */
-function readShownDetails(namespaces: Namespace[]): void {
-  if (!detailsWanted.ppid && !detailsWanted.uid && !detailsWanted.command) return;
-  const w = detailsWanted;
+function readShownDetails(namespaces: Namespace[], w: InfoWanted): void {
+  if (!w.ppid && !w.uid && !w.command) return;
   const missing = (p: Proc) =>
     (w.ppid && p.ppidCache === undefined) ||
     (w.uid && p.uidCache === undefined) ||
@@ -378,7 +382,7 @@ function readShownDetails(namespaces: Namespace[]): void {
   if (shown.length === 0) return;
   const tasks = new Int32Array(2 * shown.length);
   shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
-  const r = readTasks(tasks, TYPES, 0, detailsWanted);
+  const r = readTasks(tasks, TYPES, 0, w);
   shown.forEach((p, k) => keepDetails(p, r, k));
 }
 
@@ -405,7 +409,7 @@ export function commandOf(p: Proc): string | undefined {
  * are added as NPROCS 0 "ghosts", as lsns does for its owner/parent trees.
  */
 export async function connectRelations(s: Scan, kind: 'parent' | 'owner'): Promise<void> {
-  const sc = await syscalls();
+  const sc = nsquery;
   const attach = (ns: Namespace) => {
     const rid = kind === 'parent' ? ns.parentId : ns.ownerId;
     if (!rid) return;
