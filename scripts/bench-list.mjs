@@ -4,8 +4,10 @@
 // and ipc namespace, as bench-nsls.mjs makes them): interleaved runs,
 // medians. While each listNamespaces() runs, perf_hooks'
 // monitorEventLoopDelay records how long the event loop went without a
-// turn: the longest is reported, for the async call and for
-// listNamespacesSync() (which blocks by design, as a yardstick).
+// turn: the longest is reported, for the async call, for
+// listNamespacesSync() (which blocks by design, as a yardstick), and for
+// 100 ms without any call (the floor: what the machine's other work costs
+// the loop).
 //
 //   node scripts/bench-list.mjs [--load 2000] [--runs 11]
 //
@@ -58,6 +60,8 @@ async function timed(call) {
 
 const cases = {
   'lsns -J + JSON.parse': async () => ({ ...lsnsJson(), blocked: undefined }),
+  // the floor: how long the loop waits for a turn on this machine with no call at all
+  'no call, 100 ms': () => timed(() => new Promise((r) => setTimeout(() => r([]), 100))),
   'listNamespaces()': () => timed(() => lib.listNamespaces()),
   ...(lib.listNamespacesSync && {
     'listNamespacesSync()': () => timed(() => lib.listNamespacesSync()),
@@ -164,7 +168,7 @@ async function main() {
     const base = m['lsns -J + JSON.parse'].wall;
     for (const [name, v] of Object.entries(m))
       console.log(
-        `| ${load} | ${name} | ${v.n} | ${f(v.wall)} | ${f(v.wall / base, 2)} | ${f(v.blockedMedian)} | ${f(v.blockedMax)} |`,
+        `| ${load} | ${name} | ${v.n} | ${f(v.wall)} | ${name.startsWith('no call') ? '' : f(v.wall / base, 2)} | ${f(v.blockedMedian)} | ${f(v.blockedMax)} |`,
       );
   }
   console.log(

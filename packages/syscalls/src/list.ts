@@ -6,7 +6,7 @@
 import {
   closeScan,
   commandOf,
-  scan,
+  scanInBackground,
   scanSync,
   TYPES,
   uidOf,
@@ -49,7 +49,7 @@ export interface ListOptions {
  * or whose links may not be read, is left out, as lsns leaves it out.
  */
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceRecord[]> {
-  return records(await scan(scanOptions(options)), options.pid);
+  return records(await scanInBackground(scanOptions(options)), options.pid);
 }
 
 /**

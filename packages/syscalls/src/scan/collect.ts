@@ -13,7 +13,16 @@
  */
 import { closeSync, fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
-import { listProcesses, readTasks, type HeldFd, type TaskInfo } from '../procscan.js';
+import {
+  listingProcesses,
+  readingTasks,
+  readTasks,
+  runAsync,
+  runSync,
+  type HeldFd,
+  type Reading,
+  type TaskInfo,
+} from './read.js';
 import * as nsquery from '../nsquery.js';
 
 export { TYPES, type NsType };
@@ -165,8 +174,8 @@ export function nsfsMounts(): NsfsMount[] {
 }
 
 /** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
-function listTasks(threads: boolean): Int32Array {
-  const processes = listProcesses();
+function* listTasks(threads: boolean): Reading<Int32Array> {
+  const processes = yield* listingProcesses();
   if (!threads) return processes;
   const pairs: [number, number][] = [];
   for (let i = 0; i < processes.length; i += 2) {
@@ -195,22 +204,37 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
 export function scanSync(opt: ScanOptions): Scan {
   const opened: number[] = [];
   try {
-    return scanKeeping(opt, opened);
+    return runSync(scanning(opt, opened));
   } catch (e) {
     for (const fd of opened) closeSync(fd);
     throw e;
   }
 }
 
-/** The scan; the descriptors it keeps open go to opened as it opens them. */
-function scanKeeping(opt: ScanOptions, opened: number[]): Scan {
+/**
+ * The scan with its reading of /proc on other threads (scan/read.ts
+ * runAsync): the event loop goes on meanwhile, and waits only for the
+ * JavaScript that builds the lists from what C read.
+ */
+export async function scanInBackground(opt: ScanOptions): Promise<Scan> {
+  const opened: number[] = [];
+  try {
+    return await runAsync(scanning(opt, opened));
+  } catch (e) {
+    for (const fd of opened) closeSync(fd);
+    throw e;
+  }
+}
+
+/** The scan as a Reading; the descriptors it keeps open go to opened as it opens them. */
+function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
-  const tasks = listTasks(opt.threads);
+  const tasks = yield* listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
   // the details, too, of the tasks that may be shown: on a machine whose
   // processes each have namespaces of their own that is nearly all of them,
   // read with their links; the few others after, in readShownDetails()
-  const found = readTasks(tasks, TYPES, mask, {
+  const found = yield* readingTasks(tasks, TYPES, mask, {
     fds: opt.processless,
     ...opt.details,
     firstOfNamespace: true,
@@ -266,7 +290,7 @@ function scanKeeping(opt: ScanOptions, opened: number[]): Scan {
   }
 
   const namespaces = [...byId.values()].sort((a, b) => a.id - b.id);
-  readShownDetails(namespaces, opt.details);
+  yield* readShownDetails(namespaces, opt.details);
   if (opt.relations || opt.netnsid || processless.some((n) => n.type === 'user')) {
     const s = nsquery;
     const ids = opt.netnsid ? new s.NetnsIds() : undefined;
@@ -370,7 +394,7 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
  * namespace's lowest PID) that the scan did not read with their links, in
  * one batch before the rows ask for them.
  */
-function readShownDetails(namespaces: Namespace[], w: InfoWanted): void {
+function* readShownDetails(namespaces: Namespace[], w: InfoWanted): Reading<void> {
   if (!w.ppid && !w.uid && !w.command) return;
   const missing = (p: Proc) =>
     (w.ppid && p.ppidCache === undefined) ||
@@ -382,7 +406,7 @@ function readShownDetails(namespaces: Namespace[], w: InfoWanted): void {
   if (shown.length === 0) return;
   const tasks = new Int32Array(2 * shown.length);
   shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
-  const r = readTasks(tasks, TYPES, 0, w);
+  const r = yield* readingTasks(tasks, TYPES, 0, w);
   shown.forEach((p, k) => keepDetails(p, r, k));
 }
 

@@ -10,10 +10,16 @@
  * text. Works in worker threads too: each thread loads its own bindings.
  * Nothing is kept from one call to the next, on either side: each call has
  * buffers of its own, so calls may run at once.
+ *
+ * Each reading is a generator that yields its calls into C (NativeCall)
+ * and gets their results back: runSync() makes them in the calling thread
+ * (ts-nsls, listNamespacesSync, the exported readTasks), runAsync() on a
+ * thread of koffi's pool, the event loop going on meanwhile
+ * (listNamespaces). The same code reads either way.
  */
-import { callerEnv } from './caller.js';
-import { NsError } from './errors.js';
-import { nsrunGroup } from './native.js';
+import { callerEnv } from '../caller.js';
+import { NsError } from '../errors.js';
+import { nsrunGroup } from '../native.js';
 
 const lib = nsrunGroup({
   list: 'int nsscan_list(void *tasks, int32_t cap)',
@@ -23,6 +29,60 @@ const lib = nsrunGroup({
     'void *rec, int32_t cap, _Out_ int32_t *nrec, void *held, int32_t lanes)',
   fds: 'int nsscan_fds(void *tasks, int32_t n, void *names, int32_t ntypes, void *rec, int32_t cap, _Out_ int32_t *nrec)',
 });
+
+/** One call into native/procscan.c: lib()[fn](...args), returning an int. */
+export interface NativeCall {
+  fn: 'list' | 'scan' | 'fds';
+  args: unknown[];
+}
+
+/** A reading of /proc that yields its calls into C, and returns a T. */
+export type Reading<T> = Generator<NativeCall, T, number>;
+
+const call = (fn: NativeCall['fn'], ...args: unknown[]): NativeCall => ({ fn, args });
+
+/** Runs a reading in the calling thread, its calls into C too. */
+export function runSync<T>(reading: Reading<T>): T {
+  const fns = lib();
+  for (let step = reading.next(); ; step = reading.next(fns[step.value.fn](...step.value.args))) {
+    if (step.done) return step.value;
+  }
+}
+
+type AsyncFn = { async(...args: unknown[]): void };
+
+/**
+ * Runs a reading with each call into C on a thread of koffi's pool (the C
+ * side keeps to the arrays of its call; JavaScript touches none of them
+ * until the call is done): the event loop waits only for the JavaScript
+ * between two calls.
+ */
+export function runAsync<T>(reading: Reading<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const go = (next: () => IteratorResult<NativeCall, T>) => {
+      let step: IteratorResult<NativeCall, T>;
+      try {
+        step = next();
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (step.done) {
+        resolve(step.value);
+        return;
+      }
+      const { fn, args } = step.value;
+      try {
+        (lib()[fn] as unknown as AsyncFn).async(...args, (err: unknown, r: number) =>
+          go(err ? () => reading.throw(err) : () => reading.next(r)),
+        );
+      } catch (e) {
+        go(() => reading.throw(e)); // not started (koffi's queue full): the reading's own cleanup runs
+      }
+    };
+    go(() => reading.next());
+  });
+}
 
 /** A descriptor of a process that holds a namespace, or may (a socket holds its network namespace). */
 export type HeldFd =
@@ -46,9 +106,14 @@ function cNames(types: readonly string[]): Buffer {
  * readTasks(): read in C, no string per entry.
  */
 export function listProcesses(): Int32Array {
+  return runSync(listingProcesses());
+}
+
+/** listProcesses() as a Reading. */
+export function* listingProcesses(): Reading<Int32Array> {
   for (let listRoom = 4096; ;) {
     const tasks = new Int32Array(2 * listRoom);
-    const n = lib().list(tasks, listRoom);
+    const n = yield call('list', tasks, listRoom);
     if (n < 0) throw new NsError('cannot open /proc', -n, 'opendir', '/proc');
     if (n <= listRoom) return tasks.subarray(0, 2 * n);
     listRoom = n + 1024;
@@ -117,9 +182,19 @@ export function readTasks(
   types: readonly string[],
   mask: number,
   want: DetailsWanted = {},
+): TaskInfo {
+  return runSync(readingTasks(tasks, types, mask, want));
+}
+
+/** readTasks() as a Reading. */
+export function* readingTasks(
+  tasks: Int32Array,
+  types: readonly string[],
+  mask: number,
+  want: DetailsWanted = {},
   /** the COMMAND buffer of the call that reads again what did not fit in it */
   commandBuffer?: Buffer,
-): TaskInfo {
+): Reading<TaskInfo> {
   const n = tasks.length >> 1;
   const T = types.length;
   const out: TaskInfo = { ns: new Float64Array(n * T), alive: new Uint8Array(n) };
@@ -134,7 +209,8 @@ export function readTasks(
   const count = [0];
   const held = want.fds ? new Uint8Array(n) : null;
   const records = want.fds ? new Float64Array(REC * FD_ROOM) : null;
-  const r = lib().scan(
+  const r = yield call(
+    'scan',
     tasks,
     n,
     names,
@@ -164,7 +240,8 @@ export function readTasks(
       for (let k = 0; k < n; k++) if (!held![k]) again.push(k);
       const sub = new Int32Array(2 * again.length);
       again.forEach((k, i) => sub.set(tasks.subarray(2 * k, 2 * k + 2), 2 * i));
-      for (const [i, fds] of readHeldFds(sub, types, 2 * FD_ROOM)) out.held.set(again[i], fds);
+      for (const [i, fds] of yield* readingHeldFds(sub, types, 2 * FD_ROOM))
+        out.held.set(again[i], fds);
     }
   }
   if (want.command) {
@@ -176,14 +253,10 @@ export function readTasks(
       } else if (lengths![k] >= 0)
         command[k] = cmd!.toString('utf8', offsets![k], offsets![k] + lengths![k]);
     // -2: not read, its thread's share of the buffer was full; read now (the buffer is free again)
-    for (const k of unread)
-      command[k] = readTasks(
-        tasks.subarray(2 * k, 2 * k + 2),
-        types,
-        0,
-        { command: true },
-        cmd!,
-      ).command![0];
+    for (const k of unread) {
+      const one = tasks.subarray(2 * k, 2 * k + 2);
+      command[k] = (yield* readingTasks(one, types, 0, { command: true }, cmd!)).command![0];
+    }
   }
   return out;
 }
@@ -209,13 +282,23 @@ export function readHeldFds(
   types: readonly string[],
   room = FD_ROOM,
 ): [number, readonly HeldFd[]][] {
+  return runSync(readingHeldFds(tasks, types, room));
+}
+
+/** readHeldFds() as a Reading. */
+export function* readingHeldFds(
+  tasks: Int32Array,
+  types: readonly string[],
+  room = FD_ROOM,
+): Reading<[number, readonly HeldFd[]][]> {
   let records = new Float64Array(REC * room);
   const n = tasks.length >> 1;
   const names = cNames(types);
   const out: [number, readonly HeldFd[]][] = [];
   const count = [0];
   for (let done = 0; done < n;) {
-    const r = lib().fds(
+    const r = yield call(
+      'fds',
       tasks.subarray(2 * done),
       n - done,
       names,
