@@ -135,7 +135,8 @@ test('calls at once, and the synchronous one, each list what they were asked, as
     listNamespaces({ pid: holders[1].child.pid }),
     listNamespaces({ types: ['net', 'mnt'] }),
   ];
-  for (const [all, uts, one, netMnt] of [await Promise.all(calls()), await Promise.all(calls())]) {
+  for (let round = 0; round < 4; round++) {
+    const [all, uts, one, netMnt] = await Promise.all(calls());
     assert.deepEqual(ours(all), expected);
     assert.deepEqual(ours(uts), expected);
     assert.ok(uts.every((r) => r.type === 'uts'));
@@ -156,4 +157,19 @@ test('calls at once, and the synchronous one, each list what they were asked, as
     listNamespacesSync({ pid: holders[2].child.pid }).find((r) => r.type === 'uts'),
     expected[2],
   );
+});
+
+test('the event loop takes turns while listNamespaces() reads /proc', async () => {
+  let turns = 0;
+  let done = false;
+  const turn = () => {
+    if (done) return;
+    turns++;
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  const list = await listNamespaces();
+  done = true;
+  assert.ok(list.some((r) => `${r.type}:[${r.ns}]` === readlinkSync('/proc/self/ns/net')));
+  assert.ok(turns > 0, 'the call held the event loop from start to end');
 });

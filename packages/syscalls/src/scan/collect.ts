@@ -15,9 +15,9 @@ import { closeSync, fstatSync, readFileSync, readdirSync, readlinkSync } from 'n
 import { TYPES, type NsType } from './types.js';
 import {
   listingProcesses,
+  PAUSE,
   readingTasks,
   readTasks,
-  runAsync,
   runSync,
   type HeldFd,
   type Reading,
@@ -212,22 +212,11 @@ export function scanSync(opt: ScanOptions): Scan {
 }
 
 /**
- * The scan with its reading of /proc on other threads (scan/read.ts
- * runAsync): the event loop goes on meanwhile, and waits only for the
- * JavaScript that builds the lists from what C read.
+ * The scan as a Reading (scan/read.ts), to run in this thread or with the
+ * reading of /proc on others; the descriptors it keeps open go to opened
+ * as it opens them.
  */
-export async function scanInBackground(opt: ScanOptions): Promise<Scan> {
-  const opened: number[] = [];
-  try {
-    return await runAsync(scanning(opt, opened));
-  } catch (e) {
-    for (const fd of opened) closeSync(fd);
-    throw e;
-  }
-}
-
-/** The scan as a Reading; the descriptors it keeps open go to opened as it opens them. */
-function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
+export function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
   const tasks = yield* listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
@@ -240,22 +229,29 @@ function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
     firstOfNamespace: true,
   });
 
+  // in stretches (512 processes, one type), a PAUSE between two
   const T = TYPES.length;
   const procs = new Map<number, Proc>();
   const list: Proc[] = [];
   const holders: [Proc, readonly HeldFd[]][] = [];
-  for (let i = 0; i < tasks.length / 2; i++) {
-    if (!found.alive[i]) continue;
-    const p = newProc(tasks[2 * i], tasks[2 * i + 1], i, opt.details);
-    if (found.got![i]) keepDetails(p, found, i);
-    list.push(p);
-    procs.set(p.pid, p);
-    const fds = found.held?.get(i);
-    if (fds) holders.push([p, fds]);
+  const addProcs = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      if (!found.alive[i]) continue;
+      const p = newProc(tasks[2 * i], tasks[2 * i + 1], i, opt.details);
+      if (found.got![i]) keepDetails(p, found, i);
+      list.push(p);
+      procs.set(p.pid, p);
+      const fds = found.held?.get(i);
+      if (fds) holders.push([p, fds]);
+    }
+  };
+  for (let i = 0; i < tasks.length / 2; i += 512) {
+    addProcs(i, Math.min(i + 512, tasks.length / 2));
+    yield PAUSE;
   }
 
   const byId = new Map<number, Namespace>();
-  for (const i of typeIdx) {
+  const addNamespaces = (i: number) => {
     // neighbours in PID order mostly share a namespace: ask the map only when it changes
     let last: Namespace | undefined;
     for (const p of list) {
@@ -270,6 +266,10 @@ function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
       }
       last = ns;
     }
+  };
+  for (const i of typeIdx) {
+    addNamespaces(i);
+    yield PAUSE;
   }
 
   const mounts = nsfsMounts();
@@ -289,6 +289,7 @@ function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
     }
   }
 
+  yield PAUSE;
   const namespaces = [...byId.values()].sort((a, b) => a.id - b.id);
   yield* readShownDetails(namespaces, opt.details);
   if (opt.relations || opt.netnsid || processless.some((n) => n.type === 'user')) {

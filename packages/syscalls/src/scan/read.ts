@@ -11,7 +11,7 @@
  * Nothing is kept from one call to the next, on either side: each call has
  * buffers of its own, so calls may run at once.
  *
- * Each reading is a generator that yields its calls into C (NativeCall)
+ * Each reading is a generator that yields its calls into C (ReadStep)
  * and gets their results back: runSync() makes them in the calling thread
  * (ts-nsls, listNamespacesSync, the exported readTasks), runAsync() on a
  * thread of koffi's pool, the event loop going on meanwhile
@@ -30,22 +30,31 @@ const lib = nsrunGroup({
   fds: 'int nsscan_fds(void *tasks, int32_t n, void *names, int32_t ntypes, void *rec, int32_t cap, _Out_ int32_t *nrec)',
 });
 
-/** One call into native/procscan.c: lib()[fn](...args), returning an int. */
-export interface NativeCall {
-  fn: 'list' | 'scan' | 'fds';
-  args: unknown[];
-}
+/** One call into native/procscan.c, lib()[fn](...args) returning an int; or a pause (below). */
+export type ReadStep = { fn: 'list' | 'scan' | 'fds'; args: unknown[] } | { fn: 'pause' };
 
-/** A reading of /proc that yields its calls into C, and returns a T. */
-export type Reading<T> = Generator<NativeCall, T, number>;
+/**
+ * A reading of /proc that yields its calls into C, and returns a T. Where
+ * its JavaScript has much to do between two calls it yields PAUSE now and
+ * then: runAsync() lets the event loop take a turn there once the stretch
+ * since the last turn is long enough, runSync() goes straight on.
+ */
+export type Reading<T> = Generator<ReadStep, T, number>;
 
-const call = (fn: NativeCall['fn'], ...args: unknown[]): NativeCall => ({ fn, args });
+export const PAUSE: ReadStep = { fn: 'pause' };
+
+/** The longest stretch of a reading's JavaScript runAsync() lets run without a turn of the event loop, ms. */
+const SLICE_MS = 4;
+
+const call = (fn: 'list' | 'scan' | 'fds', ...args: unknown[]): ReadStep => ({ fn, args });
 
 /** Runs a reading in the calling thread, its calls into C too. */
 export function runSync<T>(reading: Reading<T>): T {
   const fns = lib();
-  for (let step = reading.next(); ; step = reading.next(fns[step.value.fn](...step.value.args))) {
+  for (let step = reading.next(); ;) {
     if (step.done) return step.value;
+    const s = step.value;
+    step = reading.next(s.fn === 'pause' ? 0 : fns[s.fn](...s.args));
   }
 }
 
@@ -55,29 +64,39 @@ type AsyncFn = { async(...args: unknown[]): void };
  * Runs a reading with each call into C on a thread of koffi's pool (the C
  * side keeps to the arrays of its call; JavaScript touches none of them
  * until the call is done): the event loop waits only for the JavaScript
- * between two calls.
+ * between two calls, in stretches of SLICE_MS or so.
  */
 export function runAsync<T>(reading: Reading<T>): Promise<T> {
   return new Promise((resolve, reject) => {
-    const go = (next: () => IteratorResult<NativeCall, T>) => {
-      let step: IteratorResult<NativeCall, T>;
-      try {
-        step = next();
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      if (step.done) {
-        resolve(step.value);
-        return;
-      }
-      const { fn, args } = step.value;
-      try {
-        (lib()[fn] as unknown as AsyncFn).async(...args, (err: unknown, r: number) =>
-          go(err ? () => reading.throw(err) : () => reading.next(r)),
-        );
-      } catch (e) {
-        go(() => reading.throw(e)); // not started (koffi's queue full): the reading's own cleanup runs
+    const go = (next: () => IteratorResult<ReadStep, T>) => {
+      const slice = performance.now();
+      for (;;) {
+        let step: IteratorResult<ReadStep, T>;
+        try {
+          step = next();
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        if (step.done) {
+          resolve(step.value);
+          return;
+        }
+        const s = step.value;
+        if (s.fn === 'pause') {
+          next = () => reading.next(0);
+          if (performance.now() - slice < SLICE_MS) continue;
+          setImmediate(go, next);
+          return;
+        }
+        try {
+          (lib()[s.fn] as unknown as AsyncFn).async(...s.args, (err: unknown, r: number) =>
+            go(err ? () => reading.throw(err) : () => reading.next(r)),
+          );
+          return;
+        } catch (e) {
+          next = () => reading.throw(e); // not started (koffi's queue full): the reading's own cleanup runs
+        }
       }
     };
     go(() => reading.next());
@@ -245,13 +264,20 @@ export function* readingTasks(
     }
   }
   if (want.command) {
+    yield PAUSE;
     const command = (out.command = new Array<string | undefined>(n));
     const unread: number[] = [];
-    for (let k = 0; k < n; k++)
-      if (lengths![k] === -2) {
-        if (!got || got[k]) unread.push(k);
-      } else if (lengths![k] >= 0)
-        command[k] = cmd!.toString('utf8', offsets![k], offsets![k] + lengths![k]);
+    const decode = (from: number, to: number) => {
+      for (let k = from; k < to; k++)
+        if (lengths![k] === -2) {
+          if (!got || got[k]) unread.push(k);
+        } else if (lengths![k] >= 0)
+          command[k] = cmd!.toString('utf8', offsets![k], offsets![k] + lengths![k]);
+    };
+    for (let k = 0; k < n; k += 512) {
+      decode(k, Math.min(k + 512, n));
+      yield PAUSE;
+    }
     // -2: not read, its thread's share of the buffer was full; read now (the buffer is free again)
     for (const k of unread) {
       const one = tasks.subarray(2 * k, 2 * k + 2);
