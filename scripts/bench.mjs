@@ -1,7 +1,7 @@
 // npm run bench: each tool against its util-linux counterpart and against a
 // bare Node start-up (node -e 0), interleaved in one run, medians and ratios.
 // It reports; it never fails the build. ROUNDS=N changes the number of rounds;
-// `npm run bench -- unshare launcher nsenter nsls spawn` picks parts (default: all).
+// `npm run bench -- unshare launcher nsenter nsls list spawn` picks parts (default: all).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -83,6 +83,7 @@ async function main() {
     ['launcher', 'bench-launcher.mjs'],
     ['nsenter', 'bench-nsenter.mjs'],
     ['nsls', 'bench-nsls.mjs'],
+    ['list', 'bench-list.mjs'],
     ['spawn', 'bench-spawn.mjs'],
   ]) {
     const script = join(root, 'scripts', extra);

@@ -54,5 +54,10 @@ export {
   type NsSpawnSyncOptions,
 } from './process.js';
 export { run, RunFailure, type RunResult } from './promise.js';
-export { listNamespaces, type ListOptions, type NamespaceRecord } from './list.js';
+export {
+  listNamespaces,
+  listNamespacesSync,
+  type ListOptions,
+  type NamespaceRecord,
+} from './list.js';
 export type { IdRange } from './run/idmap.js';

@@ -13,7 +13,17 @@
  */
 import { closeSync, fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { TYPES, type NsType } from './types.js';
-import { listProcesses, readTasks, type HeldFd, type TaskInfo } from '../procscan.js';
+import {
+  listingProcesses,
+  PAUSE,
+  readingTasks,
+  readTasks,
+  runSync,
+  type HeldFd,
+  type Reading,
+  type TaskInfo,
+} from './read.js';
+import * as nsquery from '../nsquery.js';
 
 export { TYPES, type NsType };
 
@@ -29,6 +39,8 @@ export interface Proc {
   uidCache?: number;
   /** COMMAND, once read (null: unreadable) */
   commandCache?: string | null;
+  /** the details its scan was asked for, read together when one of them is read late */
+  wanted: InfoWanted;
 }
 
 /*
@@ -37,7 +49,7 @@ export interface Proc {
  * later go to a separate store (tens of bytes per object, per row of a large
  * listing).
  */
-function newProc(pid: number, tgid: number, index: number): Proc {
+function newProc(pid: number, tgid: number, index: number, wanted: InfoWanted): Proc {
   return {
     pid,
     tgid,
@@ -46,6 +58,7 @@ function newProc(pid: number, tgid: number, index: number): Proc {
     ppidCache: undefined,
     uidCache: undefined,
     commandCache: undefined,
+    wanted,
   };
 }
 
@@ -120,6 +133,17 @@ export interface Scan {
   namespaces: Namespace[];
   byId: Map<number, Namespace>;
   mounts: NsfsMount[];
+  /**
+   * Descriptors the scan keeps open: the namespaces held only by a socket
+   * have no path of their own, their openPath is /proc/self/fd/N of one of
+   * these. Each holds its namespace alive; closeScan() closes them.
+   */
+  opened: number[];
+}
+
+/** Closes the descriptors a scan kept open (Scan.opened): the scan holds no namespace after. */
+export function closeScan(s: Scan): void {
+  for (const fd of s.opened.splice(0)) closeSync(fd);
 }
 
 export interface NsfsMount {
@@ -128,12 +152,8 @@ export interface NsfsMount {
   target: string;
 }
 
-type Syscalls = typeof import('../nsquery.js');
-let sys: Syscalls | undefined;
-/** @ns/syscalls' ioctl and netlink parts, only when an ioctl or netlink is needed. */
-async function syscalls(): Promise<Syscalls> {
-  return (sys ??= await import('../nsquery.js'));
-}
+/** @ns/syscalls' ioctl and netlink parts (koffi is loaded only when one is called). */
+type Syscalls = typeof nsquery;
 
 const LINK = /^([a-z]+):\[(\d+)\]$/;
 
@@ -154,8 +174,8 @@ export function nsfsMounts(): NsfsMount[] {
 }
 
 /** The tasks to look at, as pid, tgid pairs in PID order: processes, or with threads every thread. */
-function listTasks(threads: boolean): Int32Array {
-  const processes = listProcesses();
+function* listTasks(threads: boolean): Reading<Int32Array> {
+  const processes = yield* listingProcesses();
   if (!threads) return processes;
   const pairs: [number, number][] = [];
   for (let i = 0; i < processes.length; i += 2) {
@@ -172,36 +192,66 @@ function listTasks(threads: boolean): Int32Array {
   return Int32Array.from(pairs.flat());
 }
 
+/**
+ * The scan, as scanSync() does it; async for the callers that await it.
+ * Each scan is a world of its own: nothing of one is kept for the next.
+ */
 export async function scan(opt: ScanOptions): Promise<Scan> {
+  return scanSync(opt);
+}
+
+/** The namespaces and processes of the machine, read now (the calling thread waits for the /proc scan). */
+export function scanSync(opt: ScanOptions): Scan {
+  const opened: number[] = [];
+  try {
+    return runSync(scanning(opt, opened));
+  } catch (e) {
+    for (const fd of opened) closeSync(fd);
+    throw e;
+  }
+}
+
+/**
+ * The scan as a Reading (scan/read.ts), to run in this thread or with the
+ * reading of /proc on others; the descriptors it keeps open go to opened
+ * as it opens them.
+ */
+export function* scanning(opt: ScanOptions, opened: number[]): Reading<Scan> {
   const typeIdx = TYPES.flatMap((t, i) => (opt.types.has(t) ? [i] : []));
-  const tasks = listTasks(opt.threads);
+  const tasks = yield* listTasks(opt.threads);
   const mask = typeIdx.reduce((m, i) => m | (1 << i), 0);
-  detailsWanted = opt.details;
   // the details, too, of the tasks that may be shown: on a machine whose
   // processes each have namespaces of their own that is nearly all of them,
   // read with their links; the few others after, in readShownDetails()
-  const found = readTasks(tasks, TYPES, mask, {
+  const found = yield* readingTasks(tasks, TYPES, mask, {
     fds: opt.processless,
     ...opt.details,
     firstOfNamespace: true,
   });
 
+  // in stretches (512 processes, one type), a PAUSE between two
   const T = TYPES.length;
   const procs = new Map<number, Proc>();
   const list: Proc[] = [];
   const holders: [Proc, readonly HeldFd[]][] = [];
-  for (let i = 0; i < tasks.length / 2; i++) {
-    if (!found.alive[i]) continue;
-    const p = newProc(tasks[2 * i], tasks[2 * i + 1], i);
-    if (found.got![i]) keepDetails(p, found, i);
-    list.push(p);
-    procs.set(p.pid, p);
-    const fds = found.held?.get(i);
-    if (fds) holders.push([p, fds]);
+  const addProcs = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      if (!found.alive[i]) continue;
+      const p = newProc(tasks[2 * i], tasks[2 * i + 1], i, opt.details);
+      if (found.got![i]) keepDetails(p, found, i);
+      list.push(p);
+      procs.set(p.pid, p);
+      const fds = found.held?.get(i);
+      if (fds) holders.push([p, fds]);
+    }
+  };
+  for (let i = 0; i < tasks.length / 2; i += 512) {
+    addProcs(i, Math.min(i + 512, tasks.length / 2));
+    yield PAUSE;
   }
 
   const byId = new Map<number, Namespace>();
-  for (const i of typeIdx) {
+  const addNamespaces = (i: number) => {
     // neighbours in PID order mostly share a namespace: ask the map only when it changes
     let last: Namespace | undefined;
     for (const p of list) {
@@ -216,6 +266,10 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       }
       last = ns;
     }
+  };
+  for (const i of typeIdx) {
+    addNamespaces(i);
+    yield PAUSE;
   }
 
   const mounts = nsfsMounts();
@@ -228,17 +282,18 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
     processless.push(ns);
   };
   if (opt.processless) {
-    await addHeld(holders, opt, byId, addProcessless);
+    addHeld(holders, opt, byId, addProcessless, opened);
     for (const m of mounts) {
       const match = LINK.exec(m.root);
       if (match) addProcessless(match[1], Number(match[2]), m.target);
     }
   }
 
+  yield PAUSE;
   const namespaces = [...byId.values()].sort((a, b) => a.id - b.id);
-  readShownDetails(namespaces);
+  yield* readShownDetails(namespaces, opt.details);
   if (opt.relations || opt.netnsid || processless.some((n) => n.type === 'user')) {
-    const s = await syscalls();
+    const s = nsquery;
     const ids = opt.netnsid ? new s.NetnsIds() : undefined;
     try {
       for (const ns of namespaces) {
@@ -257,7 +312,7 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
       ids?.close();
     }
   }
-  return { procs, inodes: found.ns, namespaces, byId, mounts };
+  return { procs, inodes: found.ns, namespaces, byId, mounts, opened };
 }
 
 /**
@@ -267,41 +322,45 @@ export async function scan(opt: ScanOptions): Promise<Scan> {
  * network namespace needs pidfd_getfd and SIOCGSKNS. Each socket is asked
  * about once. In PID order, as lsns finds them.
  */
-async function addHeld(
+function addHeld(
   holders: [Proc, readonly HeldFd[]][],
   opt: ScanOptions,
   byId: Map<number, Namespace>,
   add: (type: string, id: number, openPath: string) => void,
-): Promise<void> {
+  opened: number[],
+): void {
   if (holders.length === 0) return;
   const seenSockets = new Set<number>();
   // pidfd_open takes a PID of our own namespace: with a /proc of another one the
   // PID names another process or none (lsns' pidfd_open then finds none, or that one)
   const wantNet = opt.types.has('net') && !procIsForeign();
   for (const [p, fds] of holders) {
-    let holder: import('../nsquery.js').ProcessFds | undefined;
-    for (const h of fds) {
-      const path = `/proc/${p.pid}/fd/${h.fd}`;
-      if (h.kind === 'ns') {
-        if (!byId.has(h.inode)) add(h.type, h.inode, path);
-      } else if (h.kind === 'nsfs') {
-        if (byId.has(h.inode)) continue;
-        const type = (await syscalls()).nsTypeOf(path);
-        if (type) add(type, h.inode, path);
-      } else if (wantNet) {
-        if (seenSockets.has(h.inode)) continue;
-        seenSockets.add(h.inode);
-        const s = await syscalls();
-        holder ??= new s.ProcessFds(p.pid);
-        const nsFd = holder.socketNetnsFd(h.fd);
-        if (nsFd < 0) continue;
-        const id = fstatSync(nsFd).ino;
-        // a socket's namespace has no path: its descriptor stays open for the rest of this short run
-        if (!byId.has(id)) add('net', id, `/proc/self/fd/${nsFd}`);
-        else closeSync(nsFd);
+    let holder: nsquery.ProcessFds | undefined;
+    try {
+      for (const h of fds) {
+        const path = `/proc/${p.pid}/fd/${h.fd}`;
+        if (h.kind === 'ns') {
+          if (!byId.has(h.inode)) add(h.type, h.inode, path);
+        } else if (h.kind === 'nsfs') {
+          if (byId.has(h.inode)) continue;
+          const type = nsquery.nsTypeOf(path);
+          if (type) add(type, h.inode, path);
+        } else if (wantNet) {
+          if (seenSockets.has(h.inode)) continue;
+          seenSockets.add(h.inode);
+          holder ??= new nsquery.ProcessFds(p.pid);
+          const nsFd = holder.socketNetnsFd(h.fd);
+          if (nsFd < 0) continue;
+          // a socket's namespace has no path: its descriptor stays open until closeScan()
+          opened.push(nsFd);
+          const id = fstatSync(nsFd).ino;
+          if (!byId.has(id)) add('net', id, `/proc/self/fd/${nsFd}`);
+          else closeSync(opened.pop()!);
+        }
       }
+    } finally {
+      holder?.close();
     }
-    holder?.close();
   }
 }
 
@@ -309,8 +368,6 @@ async function addHeld(
 function procIsForeign(): boolean {
   return readlinkSync('/proc/self') !== String(process.pid);
 }
-
-let detailsWanted: InfoWanted = { ppid: false, uid: false, command: false };
 
 /** Keeps the details readTasks() read of task k as p's. */
 function keepDetails(p: Proc, r: TaskInfo, k: number): void {
@@ -326,9 +383,9 @@ function keepDetails(p: Proc, r: TaskInfo, k: number): void {
  */
 function readDetails(p: Proc, want: keyof InfoWanted): void {
   const r = readTasks(new Int32Array([p.pid, p.tgid]), TYPES, 0, {
-    ppid: p.ppidCache === undefined && (want === 'ppid' || detailsWanted.ppid),
-    uid: p.uidCache === undefined && (want === 'uid' || detailsWanted.uid),
-    command: p.commandCache === undefined && (want === 'command' || detailsWanted.command),
+    ppid: p.ppidCache === undefined && (want === 'ppid' || p.wanted.ppid),
+    uid: p.uidCache === undefined && (want === 'uid' || p.wanted.uid),
+    command: p.commandCache === undefined && (want === 'command' || p.wanted.command),
   });
   keepDetails(p, r, 0);
 }
@@ -338,9 +395,8 @@ function readDetails(p: Proc, want: keyof InfoWanted): void {
  * namespace's lowest PID) that the scan did not read with their links, in
  * one batch before the rows ask for them.
  */
-function readShownDetails(namespaces: Namespace[]): void {
-  if (!detailsWanted.ppid && !detailsWanted.uid && !detailsWanted.command) return;
-  const w = detailsWanted;
+function* readShownDetails(namespaces: Namespace[], w: InfoWanted): Reading<void> {
+  if (!w.ppid && !w.uid && !w.command) return;
   const missing = (p: Proc) =>
     (w.ppid && p.ppidCache === undefined) ||
     (w.uid && p.uidCache === undefined) ||
@@ -351,7 +407,7 @@ function readShownDetails(namespaces: Namespace[]): void {
   if (shown.length === 0) return;
   const tasks = new Int32Array(2 * shown.length);
   shown.forEach((p, k) => tasks.set([p.pid, p.tgid], 2 * k));
-  const r = readTasks(tasks, TYPES, 0, detailsWanted);
+  const r = yield* readingTasks(tasks, TYPES, 0, w);
   shown.forEach((p, k) => keepDetails(p, r, k));
 }
 
@@ -378,7 +434,7 @@ export function commandOf(p: Proc): string | undefined {
  * are added as NPROCS 0 "ghosts", as lsns does for its owner/parent trees.
  */
 export async function connectRelations(s: Scan, kind: 'parent' | 'owner'): Promise<void> {
-  const sc = await syscalls();
+  const sc = nsquery;
   const attach = (ns: Namespace) => {
     const rid = kind === 'parent' ? ns.parentId : ns.ownerId;
     if (!rid) return;
