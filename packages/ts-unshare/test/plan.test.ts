@@ -83,3 +83,26 @@ test('short namespace options take no file; the long ones take it attached', () 
   const p = parseArgs(OPTIONS, ['-uin', '--net=/run/x', 'true']);
   assert.deepEqual(p.options, { uts: '', ipc: '', net: '/run/x' });
 });
+
+test('a single mapping beside ranges: cut on both sides, as util-linux 2.42', () => {
+  const me = nodeCaller();
+  const maps = (...argv: string[]) =>
+    plan(readRequest(parseArgs(OPTIONS, [...argv, 'true']), callerState(), me), me).parent.uidMap;
+  // root: 1000 inside is us (0) outside; the range steps over 1000 inside and 0 outside
+  if (me.uid === 0)
+    assert.deepEqual(maps('--map-user=1000', '--map-users=0:0:65536'), [
+      { inner: 1000, outer: 0, count: 1 },
+      { inner: 0, outer: 1, count: 1000 },
+      { inner: 1001, outer: 1001, count: 64535 },
+    ]);
+  // a range away from both ids keeps its count; one the single id touches
+  // loses one, and steps over it (--map-auto -r: 1 100000 65535 in 2.42)
+  assert.deepEqual(maps('-r', '--map-users=1:100000:1000'), [
+    { inner: 0, outer: me.uid, count: 1 },
+    { inner: 1, outer: 100000, count: 1000 },
+  ]);
+  assert.deepEqual(maps('-r', '--map-users=0:100000:1000'), [
+    { inner: 0, outer: me.uid, count: 1 },
+    { inner: 1, outer: 100000, count: 999 },
+  ]);
+});

@@ -29,8 +29,12 @@ export const isRanged = (m?: readonly IdRange[]): boolean =>
   m !== undefined && (m.length > 1 || m[0].count > 1);
 
 /**
- * The map lines for one kind of id: the single mapping (inner <- own id)
- * first, then the ranges, each range losing the id the single mapping took.
+ * The map lines for one kind of id, as util-linux 2.42 makes them: the
+ * single mapping (inner <- own id) first, then each range in the order
+ * given. A range the single mapping touches on either side (inner or
+ * outer; util-linux counts the id just past its end as touching) loses one
+ * id, and is cut into up to three pieces that step over the single
+ * mapping's inner id inside and its outer id outside.
  */
 export function idMap(
   single: number | undefined,
@@ -47,18 +51,21 @@ export function idMap(
   const first: IdRange = { inner: single, outer: own, count: 1 };
   if (!withRanges) return [first];
   const out: IdRange[] = [first];
+  const touches = (id: number, start: number, count: number) => id >= start && id <= start + count;
   for (const r of ranges) {
-    // Punch the single mapping's inner id out of the range, as util-linux does.
-    const inner = r.inner;
-    const hit = single >= r.inner && single < r.inner + r.count;
-    if (!hit) {
-      out.push(r);
-      continue;
-    }
-    const below = single - inner;
-    if (below > 0) out.push({ inner, outer: r.outer, count: below });
-    const above = r.count - below - 1;
-    if (above > 0) out.push({ inner: single + 1, outer: r.outer + below + 1, count: above });
+    const count =
+      touches(own, r.outer, r.count) || touches(single, r.inner, r.count) ? r.count - 1 : r.count;
+    const outerOff = Math.min(Math.max(own - r.outer, 0), count);
+    const innerOff = Math.min(Math.max(single - r.inner, 0), count);
+    const lo: IdRange = { inner: r.inner, outer: r.outer, count: Math.min(innerOff, outerOff) };
+    const step = (inner: number, outer: number, n: number): IdRange => ({
+      inner: inner === single ? inner + 1 : inner,
+      outer: outer === own ? outer + 1 : outer,
+      count: n,
+    });
+    const mid = step(lo.inner + lo.count, lo.outer + lo.count, Math.abs(outerOff - innerOff));
+    const hi = step(mid.inner + mid.count, mid.outer + mid.count, count - lo.count - mid.count);
+    out.push(...[lo, mid, hi].filter((piece) => piece.count > 0));
   }
   return out;
 }
