@@ -508,6 +508,12 @@ static int run_steps(struct nsrun_ctx *c) {
       if (c->failed & (1u << (a[2] & 31)))
         rc = setns_hardened(a[0], a[1]);
       break;
+    case OP_SETNS_MASK: {
+      int32_t nstype = a[1] | (c->failed & (1u << (a[3] & 31)) ? a[2] : 0);
+      if (nstype)
+        rc = setns_hardened(a[0], nstype);
+      break;
+    }
     case OP_OPEN_WD:
       c->wd_fd = open(str_at(c, a[0]), O_RDONLY | O_CLOEXEC);
       rc = c->wd_fd < 0 ? -1 : 0;

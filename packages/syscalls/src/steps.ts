@@ -77,6 +77,11 @@ export type Step = { what?: string } & (
   | { op: 'setns-soft'; fd: number; nstype: number; slot: number }
   /** setns only if the setns-soft of the same slot failed; this time a failure is fatal */
   | { op: 'setns-retry'; fd: number; nstype: number; slot: number }
+  /**
+   * setns(fd, always | (the setns-soft of slot failed ? extra : 0)), nothing
+   * when that is 0: nsenter's second pass through a pidfd
+   */
+  | { op: 'setns-mask'; fd: number; always: number; extra: number; slot: number }
   /** open a directory now (a relative path resolves against the cwd of this moment) for fchdir-wd */
   | { op: 'open-wd'; path: string }
   | { op: 'fchdir-wd' }
@@ -214,6 +219,9 @@ export function encode(steps: Step[]): Program {
       case 'setns-soft':
       case 'setns-retry':
         emit(s, s.op, [s.fd, s.nstype, s.slot]);
+        break;
+      case 'setns-mask':
+        emit(s, s.op, [s.fd, s.always, s.extra, s.slot]);
         break;
       case 'open-wd':
         emit(s, s.op, [str(s.path)]);

@@ -10,7 +10,6 @@
 import { formatHelp, parseArgs, printCompletion, runMain, writeOut } from '@ns/cli';
 import {
   callerState,
-  explainEnterError,
   nodeCaller,
   plan,
   resolveEnter,
@@ -46,11 +45,7 @@ function main(): void | Promise<void> {
     { ...resolved, keepCaps: request.keepCaps, handOver: restoreCallerSteps(caller) },
     me,
   );
-  try {
-    runPlan(p);
-  } catch (e) {
-    throw explainEnterError(e, resolved.enter, request.target?.pid);
-  }
+  runPlan(p);
 }
 
 runMain(PROG, main);

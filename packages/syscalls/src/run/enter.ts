@@ -152,9 +152,8 @@ export function resolveEnter(r: EnterRequest, caller: CallerState): Resolved {
     throw new RunError('no namespace specified');
 
   const fromTarget = NAMESPACES.filter((ns) => wanted.has(ns.type) && !entries.has(ns.type));
-  if (fromTarget.length > 0 && pid === undefined)
-    throw new RunError(`neither filename nor target pid supplied for ns/${fromTarget[0].file}`);
-  if ((r.netSocket !== undefined || r.userParent) && pid === undefined)
+  // util-linux 2.41+: a namespace without a file of its own needs a target
+  if ((fromTarget.length > 0 || r.netSocket !== undefined || r.userParent) && pid === undefined)
     throw new RunError('no target PID specified');
   for (const ns of fromTarget)
     entries.set(
@@ -308,27 +307,4 @@ export function resolveEnter(r: EnterRequest, caller: CallerState): Resolved {
     program,
     programName: String(program),
   };
-}
-
-/**
- * A setns through the pidfd refused with EPERM is often a target we may not
- * look into at all; util-linux, opening /proc/PID/ns/* files, says so as
- * "cannot open ...: Permission denied". Find out, on the error path only.
- */
-export function explainEnterError(e: unknown, entered: Entered, pid?: number): unknown {
-  if (!(e instanceof NsError) || e.errno !== 1 || pid === undefined) return e;
-  const m = /^reassociate to namespace 'ns\/(\w+)' failed$/.exec(e.nsWhat);
-  if (!m) return e;
-  const pidfdSourced = [...entered.entries].some(
-    ([type, source]) => source === 'pidfd' && (type === 'mnt' ? 'mnt' : type) === m[1],
-  );
-  if (!pidfdSourced) return e;
-  const path = `/proc/${pid}/ns/${m[1]}`;
-  try {
-    closeSync(openSync(path, 'r'));
-  } catch (err) {
-    const errno = Math.abs((err as NodeJS.ErrnoException).errno ?? 0);
-    if (errno === 13) return new NsError(`cannot open ${path}`, errno, 'open', path);
-  }
-  return e;
 }

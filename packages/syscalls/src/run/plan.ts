@@ -402,31 +402,30 @@ function enterSteps(x: Entered, child: boolean, threaded: boolean): Step[] {
         slot: slotOf(type),
       });
 
-  // Pass 2: the user namespace, then again whatever failed, now fatally. A privileged
-  // caller so enters the user namespace last; the unprivileged owner of a user
-  // namespace gets its capabilities there first, which the retries then need.
+  // Pass 2, as util-linux 2.41+: whatever is left, now fatally. Through the
+  // pidfd in one call (its user namespace included: the kernel enters that
+  // first), then the files, the user namespace's first (table order). A
+  // privileged caller so enters the user namespace last; the unprivileged
+  // owner of a user namespace gets its capabilities there first, which the
+  // rest then needs.
   const what = (type: string) =>
     `reassociate to namespace 'ns/${namespaceInfo(type as never).file}' failed`;
   const userSource = x.entries.get('user');
-  if (userSource !== undefined)
+  const always = userSource === 'pidfd' ? CLONE_NEWUSER : 0;
+  if (always || mask)
     steps.push({
-      op: 'setns',
-      fd: userSource === 'pidfd' ? x.pidfd : userSource.fd,
-      nstype: CLONE_NEWUSER,
-      what: what('user'),
+      op: 'setns-mask',
+      fd: x.pidfd,
+      always,
+      extra: mask,
+      slot: PIDFD_SLOT,
+      what: 'reassociate to namespaces failed',
     });
-  // The failed atomic call is retried one namespace at a time, so an error names its namespace.
-  for (const [type, source] of x.entries)
-    if (source === 'pidfd' && type !== 'user')
-      steps.push({
-        op: 'setns-retry',
-        fd: x.pidfd,
-        nstype: namespaceInfo(type).flag,
-        slot: PIDFD_SLOT,
-        what: what(type),
-      });
-  for (const [type, source] of x.entries)
-    if (source !== 'pidfd' && type !== 'user')
+  for (const [type, source] of x.entries) {
+    if (source === 'pidfd') continue;
+    if (type === 'user')
+      steps.push({ op: 'setns', fd: source.fd, nstype: CLONE_NEWUSER, what: what('user') });
+    else
       steps.push({
         op: 'setns-retry',
         fd: source.fd,
@@ -434,6 +433,7 @@ function enterSteps(x: Entered, child: boolean, threaded: boolean): Step[] {
         slot: slotOf(type),
         what: what(type),
       });
+  }
 
   // Root and working directory: opened before entering, used now.
   if (x.rootFd !== undefined) {
