@@ -202,10 +202,12 @@ describe('installed like a Unix tool', () => {
     assert.equal(packed.status, 0, packed.stderr);
     writeFileSync(join(project, 'package.json'), '{ "name": "library-user", "private": true }\n');
     const typescript = join(ROOT, 'node_modules', 'typescript');
+    // a TypeScript project for Node has Node's types; the library names them as a peer
+    const nodeTypes = join(ROOT, 'node_modules', '@types', 'node');
     const tarball = `./${packed.stdout.trim().split('\n').pop()}`;
     const install = run(
       'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, typescript],
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, typescript, nodeTypes],
       { cwd: project },
     );
     assert.equal(install.status, 0, install.stderr);
@@ -215,7 +217,7 @@ describe('installed like a Unix tool', () => {
   hostname: 'box',
   mountProc: true,
 });
-child.stdout!.on('data', (d: Buffer) => process.stdout.write(d));
+child.stdout.on('data', (d: Buffer) => process.stdout.write(d));
 child.on('exit', (code: number | null) => console.log('exit', code));`;
     const untyped = example.replace(/: Buffer|: number \| null|!/g, '');
     const esm = `import { spawn } from '@ns/syscalls';\nconst child = ${untyped}\n`;

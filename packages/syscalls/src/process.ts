@@ -15,6 +15,8 @@
  */
 import type {
   ChildProcess,
+  ChildProcessWithoutNullStreams,
+  SpawnOptionsWithoutStdio,
   SpawnOptions,
   SpawnSyncOptions,
   SpawnSyncReturns,
@@ -367,6 +369,7 @@ function renumber(steps: Step[], at: (fd: number) => number): Step[] {
       case 'setns':
       case 'setns-soft':
       case 'setns-retry':
+      case 'setns-mask':
       case 'fchdir':
       case 'write-fd':
         return { ...s, fd: at(s.fd) };
@@ -566,6 +569,15 @@ const runner = () => join(nativeDir(), 'ns-run');
  * event followed by 'close', with child_process' error fields (a negative
  * errno, code, syscall, path, spawnargs; `step` says which step failed).
  */
+export function spawn(
+  file: string,
+  args?: readonly string[],
+  options?: SpawnOptionsWithoutStdio & NamespaceOptions,
+): ChildProcessWithoutNullStreams;
+export function spawn(
+  file: string,
+  options?: SpawnOptionsWithoutStdio & NamespaceOptions,
+): ChildProcessWithoutNullStreams;
 export function spawn(file: string, options?: NsSpawnOptions): ChildProcess;
 export function spawn(
   file: string,
@@ -577,7 +589,13 @@ export function spawn(file: string, args?: unknown, options?: unknown): ChildPro
   checkOptions(n.options);
   const plain = plainWhenMissing(n);
   if (plain) return childProcess().spawn(n.file, n.args, plain);
-  const l = prepare(n, false);
+  let l: Launch;
+  try {
+    l = prepare(n, false);
+  } catch (e) {
+    if (!(e instanceof NsError || e instanceof RunError)) throw e;
+    return notStarted(n, e);
+  }
   let cp: ChildProcess;
   try {
     cp = childProcess().spawn(runner(), l.runnerArgs, runnerOptions(n, l));
@@ -611,6 +629,23 @@ export function spawn(file: string, args?: unknown, options?: unknown): ChildPro
   return cp;
 }
 
+/**
+ * A ChildProcess for a request refused before the runner started (a join
+ * target that is gone, a namespace file that cannot be opened): 'error',
+ * then 'close', as child_process has them for a program it cannot start.
+ */
+function notStarted(n: Normalized, e: Error): ChildProcess {
+  const cp = new (childProcess().ChildProcess)();
+  const err = spawnError('spawn', n, e);
+  const code = (err as { errno?: number }).errno ?? -1;
+  Object.assign(cp, { spawnfile: n.file, spawnargs: [n.file, ...n.args], exitCode: code });
+  process.nextTick(() => {
+    cp.emit('error', err);
+    cp.emit('close', code, null);
+  });
+  return cp;
+}
+
 /** As child_process.spawnSync, with the program in new or entered namespaces. */
 export function spawnSync(
   file: string,
@@ -630,7 +665,13 @@ export function spawnSync(
   checkOptions(n.options);
   const plain = plainWhenMissing(n);
   if (plain) return childProcess().spawnSync(n.file, n.args, plain);
-  const l = prepare(n, true);
+  let l: Launch;
+  try {
+    l = prepare(n, true);
+  } catch (e) {
+    if (!(e instanceof NsError || e instanceof RunError)) throw e;
+    return failedSync(n, e);
+  }
   const p = l.plan.parent;
   const helper =
     p.uidMap || p.gidMap || p.setgroups || p.binds.length > 0 ? parentHelper(l) : undefined;

@@ -198,6 +198,11 @@ test('a program that cannot start: streams exist, then error and close, no spawn
   // found missing by the runner, inside a new mount namespace: the same
   const inside = await events(spawn('/nonexistent-program', [], { namespaces: ['mnt'] }));
   assert.deepEqual(inside.order, a.order);
+  // a join target that is gone: an event and a result, never a throw
+  const gone = await events(spawn('true', [], { join: { pid: 2 ** 22 + 1 } }));
+  assert.equal(gone.order.at(-1)?.startsWith('close'), true);
+  assert.ok(gone.error, 'an error event');
+  assert.ok(spawnSync('true', [], { join: { pid: 2 ** 22 + 1 } }).error);
   // a refused namespace the same way
   const refused = await events(spawn('true', [], { join: { mnt: '/etc/hostname' } }));
   assert.deepEqual(refused.order, ['error EINVAL', 'close -22 null']);
