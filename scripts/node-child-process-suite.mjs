@@ -154,10 +154,18 @@ function verdict(r) {
   if (r.code === 0 && !r.timedOut) return { pass: true };
   if (r.timedOut) return { pass: false, why: `timed out after ${TIMEOUT_MS / 1000}s` };
   const lines = (r.err + '\n' + r.out).split('\n').map((l) => l.trim());
-  const first =
-    lines.find((l) => /^(?:Uncaught )?[A-Z]\w*Error\b|^Mismatched /.test(l)) ??
-    lines.find((l) => l && !/^node:|^\^|^at |^throw |^Node\.js v/.test(l)) ??
-    `exit ${r.code ?? r.signal}`;
+  let i = lines.findIndex((l) => /^(?:Uncaught )?[A-Z]\w*Error\b|^Mismatched /.test(l));
+  if (i < 0) i = lines.findIndex((l) => l && !/^node:|^\^|^at |^throw |^Node\.js v/.test(l));
+  let first = i < 0 ? `exit ${r.code ?? r.signal}` : lines[i];
+  // assert's "Expected values to be strictly equal:" says what only on the lines after
+  if (first.endsWith(':')) {
+    const rest = [];
+    for (const l of lines.slice(i + 1)) {
+      if (/^at |^Node\.js v/.test(l)) break;
+      if (l && l !== '+ actual - expected') rest.push(l);
+    }
+    if (rest.length > 0) first += ' ' + rest.join(' ').replace(/\s+/g, ' ');
+  }
   return { pass: false, why: first.length > 160 ? first.slice(0, 157) + '...' : first };
 }
 
