@@ -69,9 +69,25 @@ const nsrun = join(native, 'nsrun.c');
 const targets = [
   [join(outdir, 'libnsrun.so'), [nsrun, join(native, 'procscan.c')], ['-shared', '-fPIC']],
   [join(outdir, 'ns-waiter'), nsrun, ['-DNSRUN_WAITER']],
-  [join(outdir, 'ns-run'), nsrun, ['-DNSRUN_RUNNER']],
+  // static where the C library allows it: child_process starts it for every
+  // spawn(), and a dynamic loader's work is a third of its time
+  [join(outdir, 'ns-run'), nsrun, ['-DNSRUN_RUNNER', ...(staticOk() ? ['-static'] : [])]],
 ];
 if (values.launcher) targets.push([join(outdir, values.launcher), join(native, 'launcher.c'), []]);
+
+/** Whether the C compiler can link a static executable (Debian: libc6-dev has libc.a). */
+function staticOk() {
+  const probe = join(include, 'probe');
+  try {
+    execFileSync(cc, ['-static', '-x', 'c', '-o', probe, '-'], {
+      input: 'int main(void) { return 0; }\n',
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const mtime = (f) => statSync(f).mtimeMs;
 const fresh = (out, sources) => {
