@@ -607,13 +607,66 @@ export function spawn(file: string, args?: unknown, options?: unknown): ChildPro
   }
   cp.stdio.splice(l.keep);
   Object.assign(cp, { spawnfile: l.spawnfile, spawnargs: l.spawnargs });
-  const failure = cp.pid === undefined ? undefined : follow(l, cp.pid);
-  closeFd(l.sock);
-  if (!failure) return cp;
+  if (cp.pid === undefined) {
+    closeFd(l.sock); // child_process reports why the runner did not start
+    return cp;
+  }
+  const p = l.plan.parent;
+  if (p.uidMap || p.gidMap || p.setgroups || p.binds.length > 0) {
+    // The runner waits for us at its sync: answered here, before anything else runs.
+    const failure = follow(l, cp.pid);
+    closeFd(l.sock);
+    if (failure) failed(cp, spawnError('spawn', n, failure));
+    return cp;
+  }
+  watch(cp, l, n);
+  return cp;
+}
 
-  // As child_process for a program it cannot start: 'error', then 'close'
-  // with the negative errno; no 'spawn', no 'exit', no pid.
-  const err = spawnError('spawn', n, failure);
+/**
+ * Follows the runner's reports without blocking: 'spawn', 'exit' and 'close'
+ * wait until the exec closed the socket (then they come as child_process
+ * gives them) or a step failed (then the child did not start). The socket's
+ * end is seen before the program's first output: it happens at the exec.
+ */
+function watch(cp: ChildProcess, l: Launch, n: Normalized): void {
+  const { Socket } = process.getBuiltinModule('node:net');
+  const sock = new Socket({ fd: l.sock, readable: true, writable: false });
+  const emit = cp.emit.bind(cp);
+  const held: [string | symbol, unknown[]][] = [];
+  let settled = false;
+  cp.emit = ((event: string | symbol, ...rest: unknown[]) => {
+    if (event === 'spawn' || event === 'exit' || event === 'close' || event === 'error') {
+      held.push([event, rest]);
+      return true;
+    }
+    return emit(event, ...rest);
+  }) as ChildProcess['emit'];
+  const settle = (failure?: Error) => {
+    if (settled) return;
+    settled = true;
+    sock.destroy();
+    cp.emit = emit;
+    if (failure) failed(cp, spawnError('spawn', n, failure), true);
+    for (const [event, rest] of held) cp.emit(event, ...rest);
+  };
+  let pending = Buffer.alloc(0);
+  sock.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (; pending.length >= RECORD; pending = pending.subarray(RECORD)) {
+      const [step, errno] = [pending.readInt32LE(0), pending.readInt32LE(4)];
+      if (step !== HELLO && errno !== 0) return settle(stepFailure(l.program, step, errno));
+    }
+  });
+  sock.on('end', () => settle());
+  sock.on('error', () => settle());
+}
+
+/**
+ * As child_process for a program it cannot start: 'error', then 'close'
+ * with the negative errno; no 'spawn', no 'exit', no pid.
+ */
+function failed(cp: ChildProcess, err: Error, now = false): void {
   const code = (err as { errno?: number }).errno ?? -1;
   const emit = cp.emit.bind(cp);
   Object.defineProperty(cp, 'pid', { value: undefined, configurable: true, writable: true });
@@ -625,8 +678,8 @@ export function spawn(file: string, args?: unknown, options?: unknown): ChildPro
     }
     return emit(event, ...rest);
   }) as ChildProcess['emit'];
-  process.nextTick(() => emit('error', err));
-  return cp;
+  if (now) emit('error', err);
+  else process.nextTick(() => emit('error', err));
 }
 
 /**
