@@ -254,7 +254,7 @@ describe('root and working directories', () => {
         sameAsUtilLinux(['-t', p, '-m', '-w', 'sh', '-c', 'pwd; cat f']).stdout,
         '/mnt/sub\nhi\n',
       );
-      assert.equal(sameAsUtilLinux(['-t', p, '-m', '-W', '/mnt', 'pwd']).stdout, '/mnt\n');
+      assert.equal(sameAsUtilLinux(['-t', p, '-m', '-W/mnt', 'pwd']).stdout, '/mnt\n');
       assert.equal(sameAsUtilLinux(['-t', p, '-m', '--wd=/etc', 'pwd']).stdout, '/etc\n');
       sameAsUtilLinux(['-t', p, '-m', '-r', 'pwd'], false);
       assert.equal(sameAsUtilLinux(['-t', p, '-m', 'ls', '/mnt']).stdout, 'sub\n');

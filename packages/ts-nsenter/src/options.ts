@@ -91,7 +91,8 @@ export const OPTIONS: OptionSpec[] = [
     name: 'wdns',
     complete: 'dir',
     short: 'W',
-    arg: 'required',
+    // optional since util-linux 2.41 (W::): -W /x makes /x the program
+    arg: 'optional',
     argName: '<dir>',
     group: 1,
     desc: 'set the working directory in namespace',

@@ -49,7 +49,9 @@ export function readRequest({ options: o, order, rawRest }: ParsedArgs): EnterRe
   }
   const target = o.target !== undefined ? parseTarget(str(o.target)!) : undefined;
   const netSocket = o['net-socket'] !== undefined ? parseFd(str(o['net-socket'])!) : undefined;
-  const wdns = str(o.wdns);
+  // util-linux skips one '=' (--wdns==DIR); no value is no --wdns at all
+  const wdnsText = str(o.wdns);
+  const wdns = wdnsText?.replace(/^=/, '') || undefined;
   return {
     target,
     namespaces,

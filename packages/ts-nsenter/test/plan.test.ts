@@ -124,3 +124,11 @@ test('-r without -w keeps the current directory; --preserve-credentials sets no 
   ]);
   assert.ok(!ops.includes('setresuid') && !ops.includes('setgroups'));
 });
+
+test('-W takes its directory attached only, as util-linux 2.41+', () => {
+  const apart = request(['-t', '1', '-m', '-W', '/x', 'prog']);
+  assert.equal(apart.wdns, undefined);
+  assert.deepEqual(apart.argv.map(String), ['/x', 'prog']);
+  assert.equal(request(['-t', '1', '-m', '-W/x', 'prog']).wdns, '/x');
+  assert.equal(request(['-t', '1', '-m', '--wdns==/x', 'prog']).wdns, '/x');
+});
