@@ -284,6 +284,7 @@ describe('errors: util-linux messages and statuses', () => {
   // where util-linux 2.41+ words it otherwise than the installed 2.38.1
   const newer = new Map([
     ['-u true', 'nsenter: no target PID specified\n'],
+    ['-t abc -u true', 'nsenter: invalid PID argument\n'],
     [`-t ${process.pid} -U true`, 'nsenter: reassociate to namespaces failed: Invalid argument\n'],
   ]);
   for (const args of cases)

@@ -17,12 +17,18 @@ const str = (v: unknown): string | undefined =>
 /** The long option of a namespace type: util-linux says --mount for mnt. */
 export const optionOf = (type: NamespaceType): string => (type === 'mnt' ? 'mount' : type);
 
-export function parseTarget(text: string): Target | undefined {
-  const m = /^(\d+)(?::(\d+))?$/.exec(text);
-  if (!m || Number(m[1]) > 0xffffffff) throw new ToolError(`failed to parse pid: '${text}'`);
-  // As in util-linux 2.38, PID 0 means "no target".
-  if (Number(m[1]) === 0) return undefined;
-  return { pid: Number(m[1]), inode: m[2] !== undefined ? BigInt(m[2]) : undefined };
+/**
+ * PID[:INODE] as util-linux 2.42 reads it (strtoimax: leading blanks and a
+ * sign allowed): a PID from 1 to 2^31-1, an inode above 0, or 'invalid PID
+ * argument'. (2.38 said "failed to parse pid" and took 0 as no target.)
+ */
+export function parseTarget(text: string): Target {
+  const m = /^[ \t\n\v\f\r]*\+?(\d+)(?::(\d+))?$/.exec(text);
+  const pid = m ? Number(m[1]) : 0;
+  const inode = m?.[2] !== undefined ? BigInt(m[2]) : undefined;
+  if (!m || pid < 1 || pid > 0x7fffffff || inode === 0n || (inode ?? 0n) >= 1n << 64n)
+    throw new ToolError('invalid PID argument');
+  return { pid, inode };
 }
 
 export function parseId(text: string, kind: 'uid' | 'gid'): Id {

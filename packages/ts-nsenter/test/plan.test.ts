@@ -49,7 +49,10 @@ test('optional FILE only attached: -n/path is a file, -n /path is the program', 
 test('-t PID and PID:INODE; bad ones fail like util-linux', () => {
   assert.deepEqual(request(['-t', '42', '-u']).target, { pid: 42, inode: undefined });
   assert.deepEqual(request(['-t', '42:7', '-u']).target, { pid: 42, inode: 7n });
-  assert.throws(() => request(['-t', 'abc']), { message: "failed to parse pid: 'abc'" });
+  // util-linux 2.42's words and range: 0 and 2^31 are no PIDs, ' +5' is 5
+  for (const bad of ['abc', '0', '2147483648', '42:0', '-1', '5x'])
+    assert.throws(() => request(['-t', bad]), { message: 'invalid PID argument' }, bad);
+  assert.equal(request(['-t', ' +5', '-u']).target?.pid, 5);
   assert.throws(() => request(['-S', 'x']), { message: "failed to parse uid: 'x'" });
   assert.equal(request(['-S', 'follow']).setuid, 'follow');
   assert.throws(() => request(['-w', '-W', '/x']), {
