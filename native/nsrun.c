@@ -255,6 +255,15 @@ static void standin(pid_t child, int init, const sigset_t *mask, int report, int
   }
 }
 
+/* Only the process that execs may hold the pipes: their end of file tells the parent the exec happened. */
+static void leave_to_child(struct nsrun_ctx *c, int relay_pidfd) {
+  close(c->status_fd);
+  if (c->sync_fd >= 0 && c->sync_fd != c->status_fd)
+    close(c->sync_fd);
+  if (relay_pidfd >= 0)
+    close(relay_pidfd);
+}
+
 static void relay_child(pid_t child) {
   int status;
   while (waitpid(child, &status, 0) < 0)
@@ -437,12 +446,7 @@ static int run_steps(struct nsrun_ctx *c) {
         break;
       }
       if (pid > 0) {
-        /* Only the grandchild may hold the pipes: their EOF tells the parent the exec happened. */
-        close(c->status_fd);
-        if (c->sync_fd >= 0 && c->sync_fd != c->status_fd)
-          close(c->sync_fd);
-        if (relay_pidfd >= 0)
-          close(relay_pidfd);
+        leave_to_child(c, relay_pidfd);
         relay_child(pid);
       }
       sigprocmask(SIG_SETMASK, &old, NULL);
@@ -467,11 +471,7 @@ static int run_steps(struct nsrun_ctx *c) {
         break;
       }
       if (pid > 0) {
-        close(c->status_fd);
-        if (c->sync_fd >= 0 && c->sync_fd != c->status_fd)
-          close(c->sync_fd);
-        if (relay_pidfd >= 0)
-          close(relay_pidfd);
+        leave_to_child(c, relay_pidfd);
         if (report[1] >= 0)
           close(report[1]);
         standin(pid, a[0], &old, a[0] ? c->signal_report : -1, report[0]);

@@ -13,7 +13,7 @@
 //
 // Whatever it starts it kills, also on error or Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { countIn } from './bench.mjs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -109,24 +109,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
     cleanup();
     process.exit(130);
   });
-
-/** How many processes of these process groups there are whose command passes the test. */
-function countIn(pgroups, test) {
-  let n = 0;
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      if (pgroups.includes(Number(f[2])) && test(stat.slice(stat.indexOf('(') + 1, close))) n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
-}
 
 /** Adds n processes, each `unshare -ui sleep` in its own uts and ipc namespaces, by eight shells. */
 async function addLoad(n) {

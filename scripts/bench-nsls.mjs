@@ -24,7 +24,8 @@
 // same rounds: an A/B against the same load, which a busy machine's noise
 // between two separate runs of this script would swamp.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
+import { countIn } from './bench.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -181,24 +182,6 @@ async function main() {
 /** How many sleeps of our load group are up (in the group and exec'd into sleep). */
 function countLoad() {
   return countIn(groups, (command) => command === 'sleep');
-}
-
-/** How many processes of these process groups there are whose command passes the test. */
-function countIn(pgroups, test) {
-  let n = 0;
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      if (pgroups.includes(Number(f[2])) && test(stat.slice(stat.indexOf('(') + 1, close))) n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
 }
 
 main().catch((e) => {

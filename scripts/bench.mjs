@@ -3,7 +3,7 @@
 // It reports; it never fails the build. ROUNDS=N changes the number of rounds;
 // `npm run bench -- unshare launcher nsenter nsls list spawn` picks parts (default: all).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,24 @@ const median = (xs) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+/** How many processes of these process groups there are whose command passes the test. */
+export function countIn(pgroups, test) {
+  let n = 0;
+  for (const name of readdirSync('/proc')) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      if (pgroups.includes(Number(f[2])) && test(stat.slice(stat.indexOf('(') + 1, close))) n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}
 
 /** Runs every case once per round, in turn, so machine noise hits all of them alike. */
 export function compare(title, cases, n = rounds) {
