@@ -651,15 +651,38 @@ function watch(cp: ChildProcess, l: Launch, n: Normalized): void {
     for (const [event, rest] of held) cp.emit(event, ...rest);
   };
   let pending = Buffer.alloc(0);
-  sock.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
+  const failure = () => {
     for (; pending.length >= RECORD; pending = pending.subarray(RECORD)) {
       const [step, errno] = [pending.readInt32LE(0), pending.readInt32LE(4)];
-      if (step !== HELLO && errno !== 0) return settle(stepFailure(l.program, step, errno));
+      if (step !== HELLO && errno !== 0) return stepFailure(l.program, step, errno);
     }
+  };
+  sock.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    const f = failure();
+    if (f) settle(f);
   });
   sock.on('end', () => settle());
   sock.on('error', () => settle());
+  // The program's output can be seen before the socket's end: the exec
+  // happened, so what is left to read on the socket is final. Read it now.
+  for (const stream of cp.stdio) {
+    if (!stream) continue;
+    const own = stream.emit.bind(stream);
+    stream.emit = ((event: string | symbol, ...rest: unknown[]) => {
+      if (!settled && (event === 'data' || event === 'readable' || event === 'end')) {
+        const buf = Buffer.alloc(256);
+        try {
+          for (let n; (n = readSync(l.sock, buf, 0, buf.length, null)) > 0;)
+            pending = Buffer.concat([pending, buf.subarray(0, n)]);
+        } catch {
+          // nothing more to read now
+        }
+        settle(failure());
+      }
+      return own(event, ...rest);
+    }) as typeof stream.emit;
+  }
 }
 
 /**
