@@ -148,7 +148,10 @@ describe('options as util-linux reads them', () => {
     const help = unshare.ours(['--help', '--bogus', '-S', 'nope']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^\nUsage:\n ts-unshare /);
-    nsenter.sameAsUtilLinux(['-t', 'x', '-t', '1', '-u', 'true']);
+    // the first bad value ends the parse; its words are 2.42's (2.38.1: "failed to parse pid")
+    const bad = nsenter.ours(['-t', 'x', '-t', '1', '-u', 'true']);
+    assert.equal(bad.status, nsenter.theirs(['-t', 'x', '-t', '1', '-u', 'true']).status);
+    assert.match(bad.stderr, /^\S*nsenter: invalid PID argument\n$/);
     const nsHelp = nsenter.ours(['-h', '-t', 'x']);
     assert.equal(nsHelp.status, 0);
   });
