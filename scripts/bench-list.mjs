@@ -13,7 +13,7 @@
 //
 // Whatever it starts it kills, also on error or Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
-import { countIn } from './bench.mjs';
+import { countIn, killGroups } from './bench.mjs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -92,17 +92,7 @@ async function measure(runs) {
 }
 
 const groups = []; // the process groups of the load, each killed as a whole
-function cleanup() {
-  const killed = groups.splice(0);
-  for (const group of killed) {
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
-  }
-  return killed;
-}
+const cleanup = () => killGroups(groups);
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
   process.on(sig, () => {

@@ -25,7 +25,7 @@
 // between two separate runs of this script would swamp.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import { countIn } from './bench.mjs';
+import { countIn, killGroups } from './bench.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -96,17 +96,7 @@ function measure(names, runs = RUNS) {
 }
 
 const groups = []; // the process groups of the load, each killed as a whole
-function cleanup() {
-  const killed = groups.splice(0);
-  for (const group of killed) {
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
-  }
-  return killed;
-}
+const cleanup = () => killGroups(groups);
 
 /** Waits (up to a minute) until no process of these groups is left: the next run meets a machine at rest. */
 async function waitGone(killed) {

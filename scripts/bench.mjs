@@ -35,6 +35,19 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** Kills each process group of a load (emptying the list); the groups it killed. */
+export function killGroups(groups) {
+  const killed = groups.splice(0);
+  for (const group of killed) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+  return killed;
+}
+
 /** How many processes of these process groups there are whose command passes the test. */
 export function countIn(pgroups, test) {
   let n = 0;
